@@ -1,0 +1,72 @@
+import { createLogger } from '../core/index.js';
+import { DEFAULT_SERVER_OPTIONS, startServer, type ServerOptions } from '../server/index.js';
+import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flag-parser.js';
+
+/** Triton's flag names and meanings. */
+export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  'model-repository': { kind: 'list', help: 'Path to a model repository; repeat for several.' },
+  'allow-http': { kind: 'bool', help: 'Serve the HTTP/REST endpoint.', defaultText: 'true' },
+  'http-address': { kind: 'string', help: 'Address the HTTP endpoint binds to.', defaultText: '0.0.0.0' },
+  'http-port': { kind: 'int', help: 'Port of the HTTP endpoint (0 picks a free port).', defaultText: '8000' },
+  'http-max-input-size': { kind: 'int', help: 'Largest HTTP request body accepted, in bytes.', defaultText: String(64 * 1024 * 1024) },
+  'strict-model-config': { kind: 'bool', help: 'Require a complete config.pbtxt; when false, fill missing parts from the model file.', defaultText: 'false' },
+  'strict-readiness': { kind: 'bool', help: 'Report the server ready only when every model is ready.', defaultText: 'true' },
+  'exit-on-error': { kind: 'bool', help: 'Exit at start-up when any model fails to load.', defaultText: 'true' },
+  'log-verbose': { kind: 'int', help: 'Verbose logging level; above 0 logs debug detail.', defaultText: '0' },
+  help: { kind: 'bool', help: 'Print this help.' },
+};
+
+export const SERVE_USAGE = `Usage: nereid [serve] --model-repository <path> [flags]\n\nFlags:\n${formatHelp(SERVE_FLAGS)}`;
+
+export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & { help: false }) | { help: true } {
+  const flags = parseFlags(args, SERVE_FLAGS);
+  if (flags.help) return { help: true };
+  const repositories = (flags['model-repository'] as string[] | undefined) ?? [];
+  if (repositories.length === 0) throw new UsageError('--model-repository is required');
+  const port = (flags['http-port'] as number | undefined) ?? DEFAULT_SERVER_OPTIONS.httpPort;
+  if (port < 0 || port > 65535) throw new UsageError(`--http-port must be between 0 and 65535, got ${port}`);
+  const maxInput = (flags['http-max-input-size'] as number | undefined) ?? DEFAULT_SERVER_OPTIONS.httpMaxInputSize;
+  if (maxInput <= 0) throw new UsageError(`--http-max-input-size must be positive, got ${maxInput}`);
+  const verbose = (flags['log-verbose'] as number | undefined) ?? 0;
+  return {
+    help: false,
+    modelRepositories: repositories,
+    allowHttp: (flags['allow-http'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.allowHttp,
+    httpAddress: (flags['http-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.httpAddress,
+    httpPort: port,
+    httpMaxInputSize: maxInput,
+    strictModelConfig: (flags['strict-model-config'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.strictModelConfig,
+    strictReadiness: (flags['strict-readiness'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.strictReadiness,
+    exitOnError: (flags['exit-on-error'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.exitOnError,
+    logger: createLogger(verbose),
+  };
+}
+
+/** Runs the server until SIGINT or SIGTERM, then drains and exits 0. */
+export async function serve(args: readonly string[]): Promise<number> {
+  const parsed = serveOptionsFromArgs(args);
+  if (parsed.help) {
+    process.stdout.write(`${SERVE_USAGE}\n`);
+    return 0;
+  }
+  const { logger } = parsed;
+  let server;
+  try {
+    server = await startServer(parsed);
+  } catch (err) {
+    logger.error((err as Error).message);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, 'shutting down: finishing requests in flight');
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await server.stop();
+  return 0;
+}

@@ -1,0 +1,6 @@
+export * from './datatype.js';
+export * from './errors.js';
+export * from './tensor.js';
+export * from './inference.js';
+export * from './logger.js';
+export * from './half-float.js';

@@ -1,0 +1,30 @@
+import type { Tensor } from './tensor.js';
+
+export type Parameters = Record<string, string | number | boolean>;
+
+export interface RequestedOutput {
+  name: string;
+  parameters?: Parameters;
+}
+
+/** One inference request after decoding, whichever frontend it came from. */
+export interface InferenceRequest {
+  model: string;
+  /** Absent: the highest ready version. */
+  version?: string;
+  id?: string;
+  inputs: Tensor[];
+  /** Absent: every output of the model. */
+  outputs?: RequestedOutput[];
+  parameters?: Parameters;
+  /** Called when the client goes away; the scheduler drops the request if still queued. */
+  signal?: AbortSignal;
+}
+
+export interface InferenceResponse {
+  model: string;
+  version: string;
+  id?: string;
+  outputs: Tensor[];
+  parameters?: Parameters;
+}

@@ -1,0 +1,3 @@
+export { ModelRegistry, type IndexEntry, type RegistryOptions } from './registry.js';
+export { ModelVersion, type ModelState } from './model-version.js';
+export type { ModelConfig, ModelInput, ModelOutput } from './model-config.js';

@@ -1,0 +1,13 @@
+import type { InferenceRequest, InferenceResponse } from '../core/index.js';
+
+/**
+ * What sits between the registry and a model's instances. Every kind (default,
+ * dynamic batcher, sequence, ensemble) answers each enqueued request exactly once.
+ */
+export interface ModelScheduler {
+  enqueue(request: InferenceRequest): Promise<InferenceResponse>;
+  /** Requests accepted and not yet answered (queued or executing). */
+  readonly pendingCount: number;
+  /** Refuses new requests and resolves once every accepted request has been answered. */
+  drain(): Promise<void>;
+}

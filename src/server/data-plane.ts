@@ -1,0 +1,100 @@
+/**
+ * The operations both frontends serve (MLServer's "data plane"): health, metadata,
+ * configuration and inference. Frontends only translate wire formats to and from it.
+ */
+import { datatypeFromConfig, InferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
+import type { ModelConfig, ModelRegistry } from '../repository/index.js';
+
+/** The Triton extensions this server actually implements. */
+export const EXTENSIONS = ['model_configuration'] as const;
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+export interface DataPlaneOptions {
+  version: string;
+  /** `--strict-readiness`: the server is ready only when every model is. */
+  strictReadiness: boolean;
+}
+
+function tensorMetadata(config: ModelConfig, tensors: ModelConfig['input'] | ModelConfig['output']): TensorMetadata[] {
+  return tensors.map((t) => ({
+    name: t.name,
+    datatype: datatypeFromConfig(t.data_type) ?? t.data_type,
+    shape: config.max_batch_size > 0 ? [-1, ...t.dims] : [...t.dims],
+  }));
+}
+
+export class DataPlane {
+  /** False once the server starts shutting down: readiness fails so that load balancers move away. */
+  accepting = true;
+
+  constructor(
+    readonly registry: ModelRegistry,
+    private readonly options: DataPlaneOptions,
+  ) {}
+
+  isLive(): boolean {
+    return true;
+  }
+
+  isReady(): boolean {
+    return this.accepting && (!this.options.strictReadiness || this.registry.allReady());
+  }
+
+  serverMetadata(): ServerMetadata {
+    return { name: 'nereid', version: this.options.version, extensions: [...EXTENSIONS] };
+  }
+
+  modelMetadata(name: string, version?: string): ModelMetadata {
+    const model = this.registry.find(name, version);
+    const versions = version ? [model.version] : this.registry.versionsOf(name).filter((v) => v.isReady).map((v) => v.version);
+    return {
+      name,
+      versions,
+      platform: model.config.platform || model.config.backend,
+      inputs: tensorMetadata(model.config, model.config.input),
+      outputs: tensorMetadata(model.config, model.config.output),
+    };
+  }
+
+  /** Throws for a model the registry does not know; not ready (with the reason) for a known model that cannot serve. */
+  isModelReady(name: string, version?: string): { ready: boolean; reason: string } {
+    try {
+      const model = this.registry.find(name, version);
+      return { ready: model.isReady, reason: model.isReady ? '' : model.reason || model.state };
+    } catch (err) {
+      if (err instanceof InferenceError && err.code === 'UNAVAILABLE') return { ready: false, reason: err.message };
+      throw err;
+    }
+  }
+
+  modelConfig(name: string, version?: string): ModelConfig {
+    return this.registry.find(name, version).config;
+  }
+
+  infer(request: InferenceRequest): Promise<InferenceResponse> {
+    try {
+      return this.registry.resolve(request.model, request.version).requestScheduler.enqueue(request);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}

@@ -1,0 +1,180 @@
+/** The KServe v2 HTTP/REST frontend on uWebSockets.js. */
+import uWS from 'uWebSockets.js';
+import { ERROR_STATUS, InferenceError, toInferenceError, type Logger } from '../../core/index.js';
+import type { DataPlane } from '../data-plane.js';
+import { decodeInferRequest, encodeInferResponse } from './json-infer-codec.js';
+import { readBody } from './request-body.js';
+import { statusLine } from './status-line.js';
+
+export interface HttpFrontendOptions {
+  address: string;
+  port: number;
+  /** `--http-max-input-size`: the largest request body accepted, in bytes. */
+  maxInputSize: number;
+  logger: Logger;
+}
+
+/** One HTTP exchange: knows whether the client is still there and answers at most once. */
+class Exchange {
+  aborted = false;
+  answered = false;
+  private controller: AbortController | undefined;
+
+  constructor(
+    readonly res: uWS.HttpResponse,
+    private readonly onDone: () => void,
+  ) {
+    res.onAborted(() => {
+      this.aborted = true;
+      this.controller?.abort();
+      this.finish();
+    });
+  }
+
+  /** Aborted when the client disconnects before its answer. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  send(status: number, body: string, contentType = 'application/json', closeConnection = false): void {
+    if (this.aborted || this.answered) return;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status));
+      if (body) this.res.writeHeader('Content-Type', contentType);
+      this.res.end(body, closeConnection);
+    });
+    this.finish();
+  }
+
+  sendJson(value: unknown): void {
+    this.send(200, JSON.stringify(value));
+  }
+
+  sendError(err: unknown, closeConnection = false): void {
+    const error = toInferenceError(err);
+    this.send(ERROR_STATUS[error.code].http, JSON.stringify({ error: error.message }), 'application/json', closeConnection);
+  }
+
+  private finish(): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.onDone();
+  }
+}
+
+export class HttpFrontend {
+  private readonly app: uWS.TemplatedApp;
+  private listenSocket: uWS.us_listen_socket | undefined;
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly dataPlane: DataPlane,
+    private readonly options: HttpFrontendOptions,
+  ) {
+    this.app = uWS.App();
+    this.routes();
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(this.options.address, this.options.port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen for HTTP on ${this.options.address}:${this.options.port}`));
+        this.listenSocket = socket;
+        resolve(uWS.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  /** Stops accepting connections; resolves once every exchange in progress has been answered. */
+  async close(): Promise<void> {
+    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    if (this.inflight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private exchange(res: uWS.HttpResponse): Exchange {
+    this.inflight++;
+    return new Exchange(res, () => {
+      if (--this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+  }
+
+  /** Wraps a synchronous handler so that any throw becomes an error answer. */
+  private handle(handler: (exchange: Exchange, req: uWS.HttpRequest) => void) {
+    return (res: uWS.HttpResponse, req: uWS.HttpRequest) => {
+      const exchange = this.exchange(res);
+      try {
+        handler(exchange, req);
+      } catch (err) {
+        exchange.sendError(err);
+      }
+    };
+  }
+
+  private routes(): void {
+    const dp = this.dataPlane;
+    const app = this.app;
+    const health = (ok: () => boolean) => this.handle((ex) => ex.send(ok() ? 200 : 400, ''));
+    app.get('/v2/health/live', health(() => dp.isLive()));
+    app.get('/v2/health/ready', health(() => dp.isReady()));
+    app.get('/v2', this.handle((ex) => ex.sendJson(dp.serverMetadata())));
+
+    // Each model route exists with and without `/versions/:version`.
+    const modelRoute = (suffix: string, register: (path: string, withVersion: boolean) => void) => {
+      register(`/v2/models/:model${suffix}`, false);
+      register(`/v2/models/:model/versions/:version${suffix}`, true);
+    };
+    const params = (req: uWS.HttpRequest, withVersion: boolean): [string, string | undefined] => [
+      decodeURIComponent(req.getParameter(0)),
+      withVersion ? decodeURIComponent(req.getParameter(1)) : undefined,
+    ];
+
+    modelRoute('', (path, v) =>
+      app.get(path, this.handle((ex, req) => ex.sendJson(dp.modelMetadata(...params(req, v))))),
+    );
+    modelRoute('/ready', (path, v) =>
+      app.get(
+        path,
+        this.handle((ex, req) => {
+          const { ready, reason } = dp.isModelReady(...params(req, v));
+          if (ready) ex.send(200, '');
+          else ex.send(400, JSON.stringify({ error: reason }));
+        }),
+      ),
+    );
+    modelRoute('/config', (path, v) =>
+      app.get(path, this.handle((ex, req) => ex.sendJson(dp.modelConfig(...params(req, v))))),
+    );
+    modelRoute('/infer', (path, v) =>
+      app.post(path, this.handle((ex, req) => this.infer(ex, req, ...params(req, v)))),
+    );
+
+    app.any(
+      '/*',
+      this.handle((ex, req) => {
+        throw new InferenceError('NOT_FOUND', `no such endpoint: ${req.getCaseSensitiveMethod()} ${req.getUrl()}`);
+      }),
+    );
+  }
+
+  private infer(ex: Exchange, req: uWS.HttpRequest, model: string, version: string | undefined): void {
+    readBody(ex.res, req, this.options.maxInputSize, (err, body) => {
+      if (err) return ex.sendError(err, true);
+      if (ex.aborted) return;
+      let request;
+      try {
+        request = decodeInferRequest(body!, model, version);
+      } catch (decodeError) {
+        return ex.sendError(decodeError);
+      }
+      request.signal = ex.signal;
+      this.dataPlane.infer(request).then(
+        (response) => ex.send(200, encodeInferResponse(response)),
+        (inferError) => ex.sendError(inferError),
+      );
+    });
+  }
+}

@@ -1,0 +1,200 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_MODEL_NAMES, generateModels } from '../../model_repository/generate.js';
+import {
+  MLP_HIDDEN,
+  MLP_INPUT,
+  MLP_OUTPUT,
+  mlpWeights,
+  mulberry32,
+} from '../../model_repository/mlp-weights.js';
+
+const REPOSITORY = fileURLToPath(new URL('../../model_repository/', import.meta.url));
+const BATCH_SIZES = [1, 3];
+
+const sessions = new Map<string, ort.InferenceSession>();
+
+beforeAll(async () => {
+  for (const name of EXAMPLE_MODEL_NAMES) {
+    sessions.set(name, await ort.InferenceSession.create(join(REPOSITORY, name, '1', 'model.onnx')));
+  }
+});
+
+afterAll(async () => {
+  for (const session of sessions.values()) await session.release();
+});
+
+function session(name: string): ort.InferenceSession {
+  const s = sessions.get(name);
+  if (!s) throw new Error(`no session for model '${name}'`);
+  return s;
+}
+
+async function run(
+  name: string,
+  feeds: Record<string, ort.Tensor>,
+): Promise<ort.InferenceSession.OnnxValueMapType> {
+  return session(name).run(feeds);
+}
+
+/** Distinct, deterministic int32 values, some near the limits so that + and - wrap. */
+function int32Inputs(count: number, salt: number): Int32Array {
+  const out = new Int32Array(count);
+  for (let k = 0; k < count; k++) {
+    out[k] = k % 5 === 0 ? 0x7fffffff - k - salt : k % 5 === 1 ? -0x80000000 + k + salt : (k + 1) * (salt + 7) * (k % 2 ? -1 : 1);
+  }
+  return out;
+}
+
+function float32Inputs(count: number, seed: number, scale = 1): Float32Array {
+  const next = mulberry32(seed);
+  const out = new Float32Array(count);
+  for (let k = 0; k < count; k++) out[k] = (next() * 2 - 1) * scale;
+  return out;
+}
+
+describe('example model repository', () => {
+  it('has a config.pbtxt and version 1 model.onnx for every model', async () => {
+    expect(EXAMPLE_MODEL_NAMES).toEqual(['simple', 'add_sub', 'identity_fp32', 'identity_bytes', 'mlp']);
+    for (const name of EXAMPLE_MODEL_NAMES) {
+      const config = await readFile(join(REPOSITORY, name, 'config.pbtxt'), 'utf8');
+      expect(config).toContain(`name: "${name}"`);
+      expect(config).toContain('platform: "onnxruntime_onnx"');
+      expect(config).toContain('kind: KIND_CPU');
+      expect(config).not.toContain('dynamic_batching');
+    }
+  });
+
+  it('is what the generator writes, byte for byte', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nereid-models-'));
+    try {
+      const written = await generateModels(dir);
+      expect(written).toHaveLength(EXAMPLE_MODEL_NAMES.length * 2);
+      for (const path of written) {
+        const fresh = await readFile(join(dir, path));
+        const committed = await readFile(join(REPOSITORY, path));
+        expect(fresh.equals(committed), `${path} differs from the committed file`).toBe(true);
+      }
+      const again = await generateModels(dir);
+      expect(again).toEqual(written);
+      const entries = (await readdir(dir, { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(dir.length + 1).split('\\').join('/'))
+        .sort();
+      expect(entries).toEqual([...written].sort());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names graph inputs and outputs as config.pbtxt does', () => {
+    const expected: Record<string, [string[], string[]]> = {
+      simple: [['INPUT0', 'INPUT1'], ['OUTPUT0', 'OUTPUT1']],
+      add_sub: [['INPUT0', 'INPUT1'], ['OUTPUT0', 'OUTPUT1']],
+      identity_fp32: [['INPUT0'], ['OUTPUT0']],
+      identity_bytes: [['INPUT0'], ['OUTPUT0']],
+      mlp: [['INPUT0'], ['OUTPUT0']],
+    };
+    for (const name of EXAMPLE_MODEL_NAMES) {
+      expect([session(name).inputNames, session(name).outputNames], name).toEqual(expected[name]);
+    }
+  });
+});
+
+describe.each(BATCH_SIZES)('batch size %i', (batch) => {
+  it('simple: int32 sum and difference, wrapping around', async () => {
+    const a = int32Inputs(batch * 16, 1);
+    const b = int32Inputs(batch * 16, 2).reverse();
+    const out = await run('simple', {
+      INPUT0: new ort.Tensor('int32', a, [batch, 16]),
+      INPUT1: new ort.Tensor('int32', b, [batch, 16]),
+    });
+    expect(out.OUTPUT0.type).toBe('int32');
+    expect(out.OUTPUT0.dims).toEqual([batch, 16]);
+    expect(out.OUTPUT1.dims).toEqual([batch, 16]);
+    const sum = Int32Array.from(a, (x, k) => (x + b[k]) | 0);
+    const diff = Int32Array.from(a, (x, k) => (x - b[k]) | 0);
+    expect(sum.some((s, k) => s !== a[k] + b[k]), 'inputs exercise wrap-around').toBe(true);
+    expect(Array.from(out.OUTPUT0.data as Int32Array)).toEqual(Array.from(sum));
+    expect(Array.from(out.OUTPUT1.data as Int32Array)).toEqual(Array.from(diff));
+  });
+
+  it('add_sub: float32 sum and difference', async () => {
+    const a = float32Inputs(batch * 16, 11, 100);
+    const b = float32Inputs(batch * 16, 12, 100);
+    const out = await run('add_sub', {
+      INPUT0: new ort.Tensor('float32', a, [batch, 16]),
+      INPUT1: new ort.Tensor('float32', b, [batch, 16]),
+    });
+    expect(out.OUTPUT0.type).toBe('float32');
+    expect(out.OUTPUT0.dims).toEqual([batch, 16]);
+    expect(out.OUTPUT1.dims).toEqual([batch, 16]);
+    // One float32 add or subtract of float32 operands is exactly fround of the double result.
+    expect(Array.from(out.OUTPUT0.data as Float32Array)).toEqual(Array.from(a, (x, k) => Math.fround(x + b[k])));
+    expect(Array.from(out.OUTPUT1.data as Float32Array)).toEqual(Array.from(a, (x, k) => Math.fround(x - b[k])));
+  });
+
+  it('identity_fp32: returns its input for any row length', async () => {
+    for (const n of [1, 5, 300]) {
+      const a = float32Inputs(batch * n, 100 + n);
+      const out = await run('identity_fp32', { INPUT0: new ort.Tensor('float32', a, [batch, n]) });
+      expect(out.OUTPUT0.type).toBe('float32');
+      expect(out.OUTPUT0.dims).toEqual([batch, n]);
+      expect(Array.from(out.OUTPUT0.data as Float32Array)).toEqual(Array.from(a));
+    }
+  });
+
+  it('identity_bytes: returns its input strings', async () => {
+    // No NUL bytes: onnxruntime-node passes strings as C strings and cuts them at the first NUL.
+    const words = ['', 'nereid', 'héllo wörld', '🌊 tide', 'a'.repeat(1000), 'tab\there'];
+    for (const n of [1, 4]) {
+      const a = Array.from({ length: batch * n }, (_, k) => `${words[k % words.length]}#${k}`);
+      const out = await run('identity_bytes', { INPUT0: new ort.Tensor('string', a, [batch, n]) });
+      expect(out.OUTPUT0.type).toBe('string');
+      expect(out.OUTPUT0.dims).toEqual([batch, n]);
+      expect(out.OUTPUT0.data).toEqual(a);
+    }
+  });
+
+  it('mlp: matches a float64 reference computed from mlpWeights()', async () => {
+    const w = mlpWeights();
+    const x = float32Inputs(batch * MLP_INPUT, 1000 + batch);
+    const out = await run('mlp', { INPUT0: new ort.Tensor('float32', x, [batch, MLP_INPUT]) });
+    expect(out.OUTPUT0.type).toBe('float32');
+    expect(out.OUTPUT0.dims).toEqual([batch, MLP_OUTPUT]);
+    const got = out.OUTPUT0.data as Float32Array;
+
+    const dense = (input: Float64Array, weight: Float32Array, bias: Float32Array, relu: boolean): Float64Array => {
+      const fanIn = input.length;
+      const y = new Float64Array(bias.length);
+      for (let o = 0; o < bias.length; o++) {
+        let acc = bias[o];
+        for (let i = 0; i < fanIn; i++) acc += weight[o * fanIn + i] * input[i];
+        y[o] = relu && acc < 0 ? 0 : acc;
+      }
+      return y;
+    };
+    let maxAbs = 0;
+    for (let r = 0; r < batch; r++) {
+      const row = Float64Array.from(x.subarray(r * MLP_INPUT, (r + 1) * MLP_INPUT));
+      const h1 = dense(row, w.w1, w.b1, true);
+      const h2 = dense(h1, w.w2, w.b2, true);
+      const y = dense(h2, w.w3, w.b3, false);
+      expect(h1.length + h2.length).toBe(2 * MLP_HIDDEN);
+      for (let o = 0; o < MLP_OUTPUT; o++) {
+        const actual = got[r * MLP_OUTPUT + o];
+        maxAbs = Math.max(maxAbs, Math.abs(y[o]));
+        expect(Math.abs(actual - y[o]), `row ${r} output ${o}: got ${actual}, want ${y[o]}`).toBeLessThanOrEqual(
+          1e-4 * Math.max(1, Math.abs(y[o])),
+        );
+      }
+    }
+    // Outputs of order one, so the tolerance above is a tight check rather than a vacuous one.
+    expect(maxAbs).toBeGreaterThan(0.1);
+    expect(maxAbs).toBeLessThan(100);
+  });
+});
