@@ -4,3 +4,4 @@ export * from './tensor.js';
 export * from './inference.js';
 export * from './logger.js';
 export * from './half-float.js';
+export * from './cancellation.js';

@@ -1,3 +1,4 @@
+import type { Cancellation } from './cancellation.js';
 import type { Tensor } from './tensor.js';
 
 export type Parameters = Record<string, string | number | boolean>;
@@ -17,8 +18,8 @@ export interface InferenceRequest {
   /** Absent: every output of the model. */
   outputs?: RequestedOutput[];
   parameters?: Parameters;
-  /** Called when the client goes away; the scheduler drops the request if still queued. */
-  signal?: AbortSignal;
+  /** Cancelled when the client goes away; the scheduler then drops the request if still queued. */
+  cancellation?: Cancellation;
 }
 
 export interface InferenceResponse {

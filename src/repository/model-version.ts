@@ -104,7 +104,7 @@ export class ModelVersion {
 
       this.config = config;
       this.signature = first.signature;
-      this.pool = new InstancePool(instances, (instance, error) => this.onInstanceDeath(instance, error, logger));
+      this.pool = new InstancePool(instances, (instance, error) => this.onInstanceDeath(instance, error, logger), 8);
       this.scheduler = new DefaultScheduler(this.modelName, this.version, config, this.pool);
       this.state = 'READY';
       this.reason = '';

@@ -9,7 +9,7 @@ interface Job {
   prepared: PreparedRequest;
   resolve(response: InferenceResponse): void;
   reject(error: InferenceError): void;
-  onAbort?: () => void;
+  onCancel?: () => void;
 }
 
 /** Triton's default scheduler: each request runs alone on the next idle instance, in arrival order. */
@@ -42,11 +42,11 @@ export class DefaultScheduler implements ModelScheduler {
     }
     return new Promise<InferenceResponse>((resolve, reject) => {
       const job: Job = { prepared, resolve, reject };
-      const signal = request.signal;
-      if (signal) {
-        if (signal.aborted) return reject(this.cancelled());
-        job.onAbort = () => this.cancel(job);
-        signal.addEventListener('abort', job.onAbort, { once: true });
+      const { cancellation } = request;
+      if (cancellation) {
+        if (cancellation.cancelled) return reject(this.cancelled());
+        job.onCancel = () => this.cancel(job);
+        cancellation.subscribe(job.onCancel);
       }
       this.queue.push(job);
       this.dispatch();
@@ -109,7 +109,7 @@ export class DefaultScheduler implements ModelScheduler {
   }
 
   private finish(job: Job, response: InferenceResponse | undefined, error?: InferenceError): void {
-    if (job.onAbort) job.prepared.request.signal?.removeEventListener('abort', job.onAbort);
+    if (job.onCancel) job.prepared.request.cancellation?.unsubscribe(job.onCancel);
     if (response) job.resolve(response);
     else job.reject(error!);
   }

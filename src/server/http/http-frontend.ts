@@ -1,6 +1,6 @@
 /** The KServe v2 HTTP/REST frontend on uWebSockets.js. */
 import uWS from 'uWebSockets.js';
-import { ERROR_STATUS, InferenceError, toInferenceError, type Logger } from '../../core/index.js';
+import { Cancellation, ERROR_STATUS, InferenceError, toInferenceError, type Logger } from '../../core/index.js';
 import type { DataPlane } from '../data-plane.js';
 import { decodeInferRequest, encodeInferResponse } from './json-infer-codec.js';
 import { readBody } from './request-body.js';
@@ -18,7 +18,7 @@ export interface HttpFrontendOptions {
 class Exchange {
   aborted = false;
   answered = false;
-  private controller: AbortController | undefined;
+  private cancellation: Cancellation | undefined;
 
   constructor(
     readonly res: uWS.HttpResponse,
@@ -26,15 +26,14 @@ class Exchange {
   ) {
     res.onAborted(() => {
       this.aborted = true;
-      this.controller?.abort();
+      this.cancellation?.cancel();
       this.finish();
     });
   }
 
-  /** Aborted when the client disconnects before its answer. */
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
+  /** Cancelled when the client disconnects before its answer. */
+  get clientCancellation(): Cancellation {
+    return (this.cancellation ??= new Cancellation());
   }
 
   send(status: number, body: string, contentType = 'application/json', closeConnection = false): void {
@@ -170,7 +169,7 @@ export class HttpFrontend {
       } catch (decodeError) {
         return ex.sendError(decodeError);
       }
-      request.signal = ex.signal;
+      request.cancellation = ex.clientCancellation;
       this.dataPlane.infer(request).then(
         (response) => ex.send(200, encodeInferResponse(response)),
         (inferError) => ex.sendError(inferError),
