@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  generatorCpuPercent: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  connections: number;
+  seconds: number;
+  method?: 'GET' | 'POST';
+  body?: string;
+  contentType?: string;
+}
+
+const CHILD = fileURLToPath(new URL('./autocannon-child.ts', import.meta.url));
+
+/** One autocannon run in a child process. */
+export function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const args = [
+    '--import',
+    'tsx',
+    CHILD,
+    options.url,
+    String(options.connections),
+    String(options.seconds),
+    options.method ?? 'POST',
+    options.body ?? '',
+    options.contentType ?? 'application/json',
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()!));
+    });
+  });
+}
+
+export function formatRow(cells: Array<string | number>, widths: number[]): string {
+  return cells.map((cell, i) => String(cell).padStart(widths[i])).join('  ');
+}
