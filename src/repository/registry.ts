@@ -1,24 +1,47 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { backendNameFor, defaultModelFilename } from '../backends/index.js';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { InferenceError, type Logger } from '../core/index.js';
-import { emptyModelConfig, parseModelConfig, type ModelConfig } from './model-config.js';
-import { scanRepositories, versionFolders, type ModelLocation } from './repository-scan.js';
-import { selectVersions } from './version-policy.js';
+import {
+  loadOverridesFromParameters,
+  materializeOverrideFiles,
+  modelFingerprint,
+  prepareModel,
+  treeFingerprint,
+  versionFingerprint,
+  type LoadOverrides,
+  type PreparedModel,
+} from './model-source.js';
 import { ModelVersion, type ModelState } from './model-version.js';
+import { scanRepositories, versionFolders } from './repository-scan.js';
+import { selectVersions } from './version-policy.js';
+
+export type ModelControlMode = 'none' | 'poll' | 'explicit';
 
 export interface RegistryOptions {
   repositories: string[];
   strictModelConfig: boolean;
+  /** `--model-control-mode`; default `none`. */
+  controlMode?: ModelControlMode;
+  /** `--load-model` in explicit mode; `*` loads everything. */
+  startupModels?: string[];
   logger: Logger;
 }
 
-/** A model as the repository knows it: its versions, or why none could be set up. */
+/** A model as the registry knows it: its versions, or why none could be set up. */
 interface ModelRecord {
   name: string;
   versions: Map<string, ModelVersion>;
   /** A failure that concerns the whole model (unreadable config, ambiguous name, no versions). */
   error?: string;
+  /** Counts for `--strict-readiness`: loaded at start-up, or loaded later and READY once. */
+  required: boolean;
+  /** What the versions were loaded from: poll mode reloads a model when its tree changes. */
+  treeFingerprint?: string;
+  modelFingerprint?: string;
+  configJson?: string;
+  versionFingerprints: Map<string, string>;
+  /** A folder written from a load request's files, removed when the model goes. */
+  overrideDir?: string;
 }
 
 export interface IndexEntry {
@@ -29,76 +52,85 @@ export interface IndexEntry {
 }
 
 const unknownModel = (name: string) => new InferenceError('INVALID_ARG', `Request for unknown model: '${name}' is not found`);
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Finds the backend and completes what the repository layout implies, before any version loads. */
-function prepareConfig(location: ModelLocation, options: RegistryOptions): { config: ModelConfig; backend: string } {
-  const dir = location.dir!;
-  const configPath = join(dir, 'config.pbtxt');
-  let config: ModelConfig;
-  if (existsSync(configPath)) {
-    config = parseModelConfig(readFileSync(configPath, 'utf8'), configPath);
-  } else if (options.strictModelConfig) {
-    throw new Error(`${configPath} not found, and --strict-model-config=true requires one`);
-  } else {
-    config = emptyModelConfig();
-  }
-  if (config.name && config.name !== location.name) {
-    throw new Error(`${configPath}: name '${config.name}' does not match the model folder '${location.name}'`);
-  }
-  config = { ...config, name: location.name };
-
-  let backend = backendNameFor(config.platform, config.backend);
-  if (!backend && !options.strictModelConfig) {
-    const hasOnnx = versionFolders(dir).some((v) => existsSync(join(dir, String(v), config.default_model_filename || 'model.onnx')));
-    if (hasOnnx) backend = 'onnxruntime';
-  }
-  if (!backend || !defaultModelFilename(backend)) {
-    const named = config.backend || config.platform;
-    throw new Error(named ? `model '${location.name}': unknown backend or platform '${named}'` : `model '${location.name}': config gives no platform or backend and no model.onnx was found`);
-  }
-  if (backend === 'onnxruntime') config = { ...config, platform: 'onnxruntime_onnx', backend: 'onnxruntime' };
-  return { config, backend };
-}
-
-/** Every model of the repositories and the versions being served. */
+/** Every model of the repositories, the versions being served, and their loading and unloading. */
 export class ModelRegistry {
   private readonly models = new Map<string, ModelRecord>();
+  /** Load and unload of one model run one after the other; different models proceed in parallel. */
+  private readonly operations = new Map<string, Promise<unknown>>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
 
   constructor(private readonly options: RegistryOptions) {}
 
-  /** Loads every model; a model that fails is recorded UNAVAILABLE with its reason and the rest still load. */
-  async loadAll(): Promise<void> {
-    const locations = scanRepositories(this.options.repositories);
-    await Promise.all([...locations.values()].map((location) => this.loadModel(location)));
+  get controlMode(): ModelControlMode {
+    return this.options.controlMode ?? 'none';
   }
 
-  private async loadModel(location: ModelLocation): Promise<void> {
-    const record: ModelRecord = { name: location.name, versions: new Map() };
-    this.models.set(location.name, record);
-    const { logger } = this.options;
-    try {
-      if (location.error) throw new Error(location.error);
-      const { config, backend } = prepareConfig(location, this.options);
-      const versions = selectVersions(config.version_policy, versionFolders(location.dir!));
-      if (versions.length === 0) throw new Error(`model '${location.name}': no version folder under ${location.dir} matches the version policy`);
-      const loads = versions.map((v) => {
-        const version = new ModelVersion(location.name, String(v), config);
-        record.versions.set(version.version, version);
-        return version.load({
-          modelName: location.name,
-          version: version.version,
-          modelDir: location.dir!,
-          backend,
-          config,
-          strictModelConfig: this.options.strictModelConfig,
-          logger,
-        });
-      });
-      await Promise.all(loads);
-    } catch (err) {
-      record.error = err instanceof Error ? err.message : String(err);
-      logger.error({ model: location.name, reason: record.error }, 'model failed to load');
+  /** The start-up load: every model, or in explicit mode those named by `--load-model`. */
+  async loadAll(): Promise<void> {
+    const locations = scanRepositories(this.options.repositories);
+    let names = [...locations.keys()];
+    if (this.controlMode === 'explicit') {
+      const wanted = this.options.startupModels ?? [];
+      names = wanted.includes('*') ? names : wanted;
     }
+    await Promise.all(
+      names.map((name) =>
+        this.serialized(name, () => this.loadModel(name, {}, true)).catch((err) =>
+          this.options.logger.error({ model: name, reason: messageOf(err) }, 'model failed to load'),
+        ),
+      ),
+    );
+  }
+
+  /** The repository extension's load: (re)loads `name`; the old versions serve until the new ones are READY. */
+  load(name: string, parameters?: Record<string, unknown>): Promise<void> {
+    this.checkControlAllowed();
+    const overrides = loadOverridesFromParameters(name, parameters);
+    return this.serialized(name, () => this.loadModel(name, overrides, false));
+  }
+
+  /** The repository extension's unload: no new requests, in-flight ones finish, then the instances stop. */
+  unload(name: string): Promise<void> {
+    this.checkControlAllowed();
+    return this.serialized(name, async () => {
+      const record = this.models.get(name);
+      if (!record) throw new InferenceError('INVALID_ARG', `failed to unload '${name}': no such model is loaded`);
+      await this.unloadRecord(record);
+      this.options.logger.info({ model: name }, 'model unloaded');
+    });
+  }
+
+  /** Poll mode: loads new models, reloads changed ones, unloads removed ones. */
+  startPolling(intervalMs: number): void {
+    this.pollTimer = setInterval(() => {
+      this.polling ??= this.poll().finally(() => (this.polling = undefined));
+    }, intervalMs);
+    this.pollTimer.unref();
+  }
+
+  /** One pass of poll mode; exported so that a test or an operator can trigger it at once. */
+  async poll(): Promise<void> {
+    const locations = scanRepositories(this.options.repositories);
+    const work: Promise<unknown>[] = [];
+    for (const [name, location] of locations) {
+      const record = this.models.get(name);
+      if (record && (location.error ? record.error === location.error : !this.changed(record, location.dir!))) continue;
+      work.push(this.serialized(name, () => this.loadModel(name, {}, true)).catch(() => undefined));
+    }
+    for (const record of this.models.values()) {
+      if (locations.has(record.name) || record.overrideDir) continue;
+      work.push(
+        this.serialized(record.name, async () => {
+          await this.unloadRecord(record);
+          this.models.delete(record.name);
+          this.options.logger.info({ model: record.name }, 'model removed from the repository: unloaded');
+        }),
+      );
+    }
+    await Promise.all(work);
   }
 
   /** The version a request goes to: the one asked for, or the highest READY one. */
@@ -119,7 +151,7 @@ export class ModelRegistry {
       if (!found) throw new InferenceError('INVALID_ARG', `Request for unknown model: '${name}' version ${version} is not found`);
       return found;
     }
-    const ordered = [...record.versions.values()].sort((a, b) => Number(b.version) - Number(a.version));
+    const ordered = this.versionsOf(name);
     const ready = ordered.find((v) => v.isReady);
     if (ready) return ready;
     const reason = record.error ?? ordered.map((v) => `version ${v.version}: ${v.reason || v.state}`).join('; ');
@@ -133,38 +165,170 @@ export class ModelRegistry {
     return [...record.versions.values()].sort((a, b) => Number(b.version) - Number(a.version));
   }
 
-  /** The repository index: one entry per version, or one per model that could not be set up. */
+  /**
+   * The repository index: one entry per version, one per model that could not be set
+   * up, and one per model of the repositories that is not loaded.
+   */
   index(): IndexEntry[] {
     const entries: IndexEntry[] = [];
-    for (const record of [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const record of this.models.values()) {
       if (record.error) entries.push({ name: record.name, version: '', state: 'UNAVAILABLE', reason: record.error });
       for (const version of record.versions.values()) {
         entries.push({ name: record.name, version: version.version, state: version.state, reason: version.reason });
       }
     }
-    return entries;
+    for (const name of scanRepositories(this.options.repositories).keys()) {
+      if (!this.models.has(name)) entries.push({ name, version: '', state: 'UNAVAILABLE', reason: 'not loaded' });
+    }
+    return entries.sort((a, b) => a.name.localeCompare(b.name) || Number(a.version) - Number(b.version));
   }
 
-  /** Every model has its versions READY: what `--strict-readiness` requires of a ready server. */
+  /**
+   * What `--strict-readiness` requires of a ready server: every model that should be
+   * serving is. A model loaded later in explicit mode counts only once it was READY, so
+   * that loading one more model never makes a healthy server look unhealthy.
+   */
   allReady(): boolean {
     for (const record of this.models.values()) {
+      if (!record.required) continue;
       if (record.error) return false;
       for (const version of record.versions.values()) if (!version.isReady) return false;
     }
     return true;
   }
 
-  /** Requests accepted and not answered, over every model. */
-  pendingCount(): number {
-    let pending = 0;
-    for (const record of this.models.values()) {
-      for (const version of record.versions.values()) if (version.isReady) pending += version.requestScheduler.pendingCount;
-    }
-    return pending;
+  async unloadAll(): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    await this.polling;
+    await Promise.all([...this.models.values()].map((record) => this.serialized(record.name, () => this.unloadRecord(record))));
   }
 
-  async unloadAll(): Promise<void> {
-    const versions = [...this.models.values()].flatMap((record) => [...record.versions.values()]);
-    await Promise.all(versions.map((version) => version.unload()));
+  private checkControlAllowed(): void {
+    if (this.controlMode !== 'explicit') {
+      throw new InferenceError(
+        'UNAVAILABLE',
+        `explicit model load / unload is not allowed in model control mode '${this.controlMode}' (start with --model-control-mode=explicit)`,
+      );
+    }
+  }
+
+  private serialized<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    const previous = this.operations.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(operation);
+    const settled = next.catch(() => undefined);
+    this.operations.set(name, settled);
+    void settled.then(() => {
+      if (this.operations.get(name) === settled) this.operations.delete(name);
+    });
+    return next;
+  }
+
+  private changed(record: ModelRecord, dir: string): boolean {
+    return !record.overrideDir && record.treeFingerprint !== treeFingerprint(dir);
+  }
+
+  private modelDirectory(name: string, overrides: LoadOverrides): string {
+    if (overrides.files) return materializeOverrideFiles(name, overrides.files);
+    const location = scanRepositories(this.options.repositories).get(name);
+    if (!location) {
+      throw new InferenceError('INVALID_ARG', `failed to load '${name}': no model folder '${name}' in the model repositories (${this.options.repositories.join(', ')})`);
+    }
+    if (location.error) throw new InferenceError('INVALID_ARG', `failed to load '${name}': ${location.error}`);
+    return location.dir!;
+  }
+
+  /**
+   * Loads what changed of one model. A version whose files and config are unchanged
+   * keeps serving untouched; a new version replaces the old only once READY, and a
+   * failed reload leaves the old one serving with the failure as its reason.
+   */
+  private async loadModel(name: string, overrides: LoadOverrides, required: boolean): Promise<void> {
+    const { logger } = this.options;
+    let record = this.models.get(name);
+    if (!record) {
+      record = { name, versions: new Map(), required, versionFingerprints: new Map() };
+      this.models.set(name, record);
+    }
+    record.required ||= required;
+
+    let dir: string | undefined;
+    let prepared: PreparedModel;
+    let selected: string[];
+    try {
+      dir = this.modelDirectory(name, overrides);
+      prepared = prepareModel(name, dir, this.options.strictModelConfig, overrides.configJson);
+      selected = selectVersions(prepared.config.version_policy, versionFolders(dir)).map(String);
+      if (selected.length === 0) throw new Error(`no version folder under ${dir} matches the version policy`);
+    } catch (err) {
+      const reason = messageOf(err).replace(`failed to load '${name}': `, '');
+      if ([...record.versions.values()].some((v) => v.isReady)) {
+        for (const version of record.versions.values()) if (version.isReady) version.reason = `reload failed, still serving the previous load: ${reason}`;
+      } else {
+        record.error = reason;
+      }
+      if (dir && !overrides.files) record.treeFingerprint = treeFingerprint(dir);
+      logger.error({ model: name, reason }, 'model failed to load');
+      throw new InferenceError('INVALID_ARG', `failed to load '${name}': ${reason}`);
+    }
+
+    const configChanged = record.modelFingerprint !== modelFingerprint(dir) || record.configJson !== overrides.configJson || Boolean(overrides.files);
+    const replaced = new Map<string, ModelVersion>();
+    const loads: Promise<void>[] = [];
+    for (const v of selected) {
+      const old = record.versions.get(v);
+      if (old?.isReady && !configChanged && record.versionFingerprints.get(v) === versionFingerprint(dir, v)) {
+        old.reason = '';
+        continue;
+      }
+      const version = new ModelVersion(name, v, prepared.config);
+      replaced.set(v, version);
+      loads.push(
+        version.load({ modelName: name, version: v, modelDir: dir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, logger }),
+      );
+    }
+    await Promise.all(loads);
+
+    const retired: ModelVersion[] = [];
+    const failures: string[] = [];
+    for (const [v, version] of replaced) {
+      const old = record.versions.get(v);
+      if (version.isReady || !old?.isReady) {
+        if (old) retired.push(old);
+        record.versions.set(v, version);
+        record.versionFingerprints.set(v, versionFingerprint(dir, v));
+      } else {
+        old.reason = `reload failed, still serving the previous load: ${version.reason}`;
+      }
+      if (!version.isReady) failures.push(`version ${v}: ${version.reason}`);
+    }
+    for (const [v, version] of record.versions) {
+      if (selected.includes(v)) continue;
+      record.versions.delete(v);
+      record.versionFingerprints.delete(v);
+      retired.push(version);
+    }
+    record.error = undefined;
+    record.modelFingerprint = overrides.files ? undefined : modelFingerprint(dir);
+    record.treeFingerprint = overrides.files ? undefined : treeFingerprint(dir);
+    record.configJson = overrides.configJson;
+    if (overrides.files) {
+      if (record.overrideDir && record.overrideDir !== dir) rmSync(dirname(record.overrideDir), { recursive: true, force: true });
+      record.overrideDir = dir;
+    } else if (record.overrideDir) {
+      rmSync(dirname(record.overrideDir), { recursive: true, force: true });
+      record.overrideDir = undefined;
+    }
+    if ([...record.versions.values()].some((v) => v.isReady)) record.required = true;
+    await Promise.all(retired.map((version) => version.unload()));
+    if (failures.length > 0) throw new InferenceError('INVALID_ARG', `failed to load '${name}': ${failures.join('; ')}`);
+  }
+
+  private async unloadRecord(record: ModelRecord): Promise<void> {
+    record.required = false;
+    await Promise.all([...record.versions.values()].map((version) => version.unload()));
+    if (record.overrideDir) {
+      rmSync(dirname(record.overrideDir), { recursive: true, force: true });
+      record.overrideDir = undefined;
+    }
   }
 }
