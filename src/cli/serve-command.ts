@@ -9,6 +9,12 @@ export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'http-address': { kind: 'string', help: 'Address the HTTP endpoint binds to.', defaultText: '0.0.0.0' },
   'http-port': { kind: 'int', help: 'Port of the HTTP endpoint (0 picks a free port).', defaultText: '8000' },
   'http-max-input-size': { kind: 'int', help: 'Largest HTTP request body accepted, in bytes.', defaultText: String(64 * 1024 * 1024) },
+  'allow-grpc': { kind: 'bool', help: 'Serve the gRPC endpoint (inference.GRPCInferenceService).', defaultText: 'true' },
+  'grpc-address': { kind: 'string', help: 'Address the gRPC endpoint binds to.', defaultText: '0.0.0.0' },
+  'grpc-port': { kind: 'int', help: 'Port of the gRPC endpoint (0 picks a free port).', defaultText: '8001' },
+  'grpc-max-message-size': { kind: 'int', help: 'Largest gRPC message received or sent, in bytes.', defaultText: String(DEFAULT_SERVER_OPTIONS.grpcMaxMessageSize) },
+  'grpc-keepalive-time': { kind: 'int', help: 'Milliseconds between keepalive pings on an idle gRPC connection.', defaultText: String(DEFAULT_SERVER_OPTIONS.grpcKeepaliveTimeMs) },
+  'grpc-keepalive-timeout': { kind: 'int', help: 'Milliseconds to wait for a keepalive ping to be answered before closing the connection.', defaultText: String(DEFAULT_SERVER_OPTIONS.grpcKeepaliveTimeoutMs) },
   'strict-model-config': { kind: 'bool', help: 'Require a complete config.pbtxt; when false, fill missing parts from the model file.', defaultText: 'false' },
   'strict-readiness': { kind: 'bool', help: 'Report the server ready only when every model is ready.', defaultText: 'true' },
   'exit-on-error': { kind: 'bool', help: 'Exit at start-up when any model fails to load.', defaultText: 'true' },
@@ -27,6 +33,13 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
   if (port < 0 || port > 65535) throw new UsageError(`--http-port must be between 0 and 65535, got ${port}`);
   const maxInput = (flags['http-max-input-size'] as number | undefined) ?? DEFAULT_SERVER_OPTIONS.httpMaxInputSize;
   if (maxInput <= 0) throw new UsageError(`--http-max-input-size must be positive, got ${maxInput}`);
+  const grpcPort = (flags['grpc-port'] as number | undefined) ?? DEFAULT_SERVER_OPTIONS.grpcPort;
+  if (grpcPort < 0 || grpcPort > 65535) throw new UsageError(`--grpc-port must be between 0 and 65535, got ${grpcPort}`);
+  const positive = (name: string, fallback: number): number => {
+    const value = (flags[name] as number | undefined) ?? fallback;
+    if (value <= 0) throw new UsageError(`--${name} must be positive, got ${value}`);
+    return value;
+  };
   const verbose = (flags['log-verbose'] as number | undefined) ?? 0;
   return {
     help: false,
@@ -35,6 +48,12 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     httpAddress: (flags['http-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.httpAddress,
     httpPort: port,
     httpMaxInputSize: maxInput,
+    allowGrpc: (flags['allow-grpc'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.allowGrpc,
+    grpcAddress: (flags['grpc-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.grpcAddress,
+    grpcPort,
+    grpcMaxMessageSize: positive('grpc-max-message-size', DEFAULT_SERVER_OPTIONS.grpcMaxMessageSize),
+    grpcKeepaliveTimeMs: positive('grpc-keepalive-time', DEFAULT_SERVER_OPTIONS.grpcKeepaliveTimeMs),
+    grpcKeepaliveTimeoutMs: positive('grpc-keepalive-timeout', DEFAULT_SERVER_OPTIONS.grpcKeepaliveTimeoutMs),
     strictModelConfig: (flags['strict-model-config'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.strictModelConfig,
     strictReadiness: (flags['strict-readiness'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.strictReadiness,
     exitOnError: (flags['exit-on-error'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.exitOnError,

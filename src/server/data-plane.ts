@@ -3,7 +3,7 @@
  * configuration and inference. Frontends only translate wire formats to and from it.
  */
 import { datatypeFromConfig, InferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
-import type { ModelConfig, ModelRegistry } from '../repository/index.js';
+import type { IndexEntry, ModelConfig, ModelRegistry } from '../repository/index.js';
 
 /** The Triton extensions this server actually implements. */
 export const EXTENSIONS = ['model_configuration'] as const;
@@ -88,6 +88,12 @@ export class DataPlane {
 
   modelConfig(name: string, version?: string): ModelConfig {
     return this.registry.find(name, version).config;
+  }
+
+  /** Every model version the repositories hold with its state and reason; with `readyOnly`, the READY ones. */
+  repositoryIndex(readyOnly = false): IndexEntry[] {
+    const entries = this.registry.index();
+    return readyOnly ? entries.filter((entry) => entry.state === 'READY') : entries;
   }
 
   infer(request: InferenceRequest): Promise<InferenceResponse> {

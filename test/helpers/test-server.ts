@@ -9,12 +9,14 @@ export const EXAMPLE_REPOSITORY = join(dirname(fileURLToPath(import.meta.url)), 
 export interface TestServer {
   server: RunningServer;
   url: string;
+  /** `127.0.0.1:<port>` of the gRPC endpoint, for a grpc-js client. */
+  grpcTarget: string;
 }
 
-/** A real server on 127.0.0.1 with an ephemeral port. */
+/** A real server on 127.0.0.1 with ephemeral HTTP and gRPC ports. */
 export async function startTestServer(options: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Promise<TestServer> {
-  const server = await startServer({ httpAddress: '127.0.0.1', httpPort: 0, exitOnError: false, ...options });
-  return { server, url: `http://127.0.0.1:${server.httpPort}` };
+  const server = await startServer({ httpAddress: '127.0.0.1', httpPort: 0, grpcAddress: '127.0.0.1', grpcPort: 0, exitOnError: false, ...options });
+  return { server, url: `http://127.0.0.1:${server.httpPort}`, grpcTarget: `127.0.0.1:${server.grpcPort}` };
 }
 
 /** A scratch model repository, removed by the returned cleanup function. */

@@ -1,0 +1,216 @@
+/** The KServe v2 / Triton gRPC frontend (inference.GRPCInferenceService) on @grpc/grpc-js. */
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { Cancellation, type Logger } from '../../core/index.js';
+import { encodeModelConfig, type ModelConfig } from '../../repository/index.js';
+import type { DataPlane } from '../data-plane.js';
+import { decodeMessage, encodeMessage, inferenceService } from './grpc-messages.js';
+import { grpcStatusOf, notImplemented } from './grpc-status.js';
+import { decodeModelInferRequest, encodeModelInferResponse } from './infer-codec.js';
+import { InferStream } from './infer-stream.js';
+
+export interface GrpcFrontendOptions {
+  address: string;
+  /** 0 picks a free port; listen() resolves with the one bound. */
+  port: number;
+  /** `--grpc-max-message-size`: the largest message received or sent, in bytes. */
+  maxMessageSize: number;
+  /** `--grpc-keepalive-time`: milliseconds between keepalive pings on an idle connection. */
+  keepaliveTimeMs: number;
+  /** `--grpc-keepalive-timeout`: milliseconds to wait for a ping's answer before closing the connection. */
+  keepaliveTimeoutMs: number;
+  logger: Logger;
+}
+
+type Bytes = Buffer;
+type UnaryHandler = (request: Bytes, call: grpc.ServerUnaryCall<Bytes, Bytes>) => Bytes | Promise<Bytes>;
+
+interface NameAndVersion {
+  name: string;
+  version: string;
+}
+
+/**
+ * Messages cross grpc-js as raw bytes: the codecs decode and encode them, so that a
+ * request that does not parse is answered INVALID_ARGUMENT with a precise message
+ * rather than grpc-js's generic INTERNAL.
+ */
+function serviceDefinition(): grpc.ServiceDefinition {
+  const identity = (bytes: Bytes) => bytes;
+  const definition: Record<string, grpc.MethodDefinition<Bytes, Bytes>> = {};
+  const service = inferenceService();
+  for (const method of service.methodsArray) {
+    definition[method.name] = {
+      path: `/inference.${service.name}/${method.name}`,
+      requestStream: !!method.requestStream,
+      responseStream: !!method.responseStream,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    };
+  }
+  return definition;
+}
+
+/** ModelConfigResponse { ModelConfig config = 1 }, around the bytes the repository encodes as Triton does. */
+function encodeModelConfigResponse(config: ModelConfig): Bytes {
+  return protobuf.Writer.create().uint32((1 << 3) | 2).bytes(encodeModelConfig(config)).finish() as Bytes;
+}
+
+/** IPv6 literals need brackets in a gRPC target. */
+function bindTarget(address: string, port: number): string {
+  return address.includes(':') && !address.startsWith('[') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export class GrpcFrontend {
+  private readonly server: grpc.Server;
+  private readonly streams = new Set<InferStream>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly dataPlane: DataPlane,
+    private readonly options: GrpcFrontendOptions,
+  ) {
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': options.maxMessageSize,
+      'grpc.max_send_message_length': options.maxMessageSize,
+      'grpc.keepalive_time_ms': options.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs,
+    });
+    const definition = serviceDefinition();
+    const implementation = this.implementation();
+    const missing = Object.keys(definition).filter((name) => !(name in implementation));
+    if (missing.length > 0) throw new Error(`GRPCInferenceService RPCs without a handler: ${missing.join(', ')}`);
+    this.server.addService(definition, implementation);
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    const { address, port } = this.options;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(bindTarget(address, port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err) reject(new Error(`cannot listen for gRPC on ${bindTarget(address, port)}: ${err.message}`));
+        else resolve(bound);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting calls and resolves once every call in progress has been answered:
+   * open inference streams end as soon as their requests in flight are answered.
+   */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      for (const stream of this.streams) stream.shutdown();
+      this.server.tryShutdown(() => resolve());
+    });
+    return this.closing;
+  }
+
+  private unary(handle: UnaryHandler): grpc.handleUnaryCall<Bytes, Bytes> {
+    return (call, callback) => {
+      let result: Bytes | Promise<Bytes>;
+      try {
+        result = handle(call.request, call);
+      } catch (err) {
+        callback(grpcStatusOf(err));
+        return;
+      }
+      if (result instanceof Promise) result.then((bytes) => callback(null, bytes), (err) => callback(grpcStatusOf(err)));
+      else callback(null, result);
+    };
+  }
+
+  private refuse(rpc: string, capability: string): grpc.handleUnaryCall<Bytes, Bytes> {
+    return this.unary(() => {
+      throw notImplemented(rpc, capability);
+    });
+  }
+
+  private implementation(): grpc.UntypedServiceImplementation {
+    const dp = this.dataPlane;
+    const nameAndVersion = (type: string, bytes: Bytes): [string, string | undefined] => {
+      const { name, version } = decodeMessage<NameAndVersion>(type, bytes);
+      return [name, version === '' ? undefined : version];
+    };
+    return {
+      ServerLive: this.unary(() => encodeMessage('ServerLiveResponse', { live: dp.isLive() })),
+      ServerReady: this.unary(() => encodeMessage('ServerReadyResponse', { ready: dp.isReady() })),
+      ModelReady: this.unary((bytes) => {
+        const [name, version] = nameAndVersion('ModelReadyRequest', bytes);
+        let ready = false;
+        try {
+          ready = dp.isModelReady(name, version).ready;
+        } catch {
+          // As Triton: an unknown model or version is simply not ready.
+        }
+        return encodeMessage('ModelReadyResponse', { ready });
+      }),
+      ServerMetadata: this.unary(() => encodeMessage('ServerMetadataResponse', dp.serverMetadata())),
+      ModelMetadata: this.unary((bytes) =>
+        encodeMessage('ModelMetadataResponse', dp.modelMetadata(...nameAndVersion('ModelMetadataRequest', bytes))),
+      ),
+      ModelConfig: this.unary((bytes) => encodeModelConfigResponse(dp.modelConfig(...nameAndVersion('ModelConfigRequest', bytes)))),
+      ModelInfer: (call: grpc.ServerUnaryCall<Bytes, Bytes>, callback: grpc.sendUnaryData<Bytes>) => this.infer(call, callback),
+      ModelStreamInfer: (call: grpc.ServerDuplexStream<Bytes, Bytes>) => {
+        const stream = new InferStream(call, dp, this.options.logger, (done) => this.streams.delete(done));
+        this.streams.add(stream);
+        if (this.closing) stream.shutdown();
+      },
+      RepositoryIndex: this.unary((bytes) => {
+        const request = decodeMessage<{ repository_name: string; ready: boolean }>('RepositoryIndexRequest', bytes);
+        if (request.repository_name !== '') {
+          throw notImplemented('RepositoryIndex', `'repository_name' (indexing one repository of several)`);
+        }
+        return encodeMessage('RepositoryIndexResponse', { models: dp.repositoryIndex(request.ready) });
+      }),
+      ModelStatistics: this.refuse('ModelStatistics', 'the statistics extension'),
+      RepositoryModelLoad: this.refuse('RepositoryModelLoad', 'loading models on request (--model-control-mode=explicit)'),
+      RepositoryModelUnload: this.refuse('RepositoryModelUnload', 'unloading models on request (--model-control-mode=explicit)'),
+      SystemSharedMemoryStatus: this.refuse('SystemSharedMemoryStatus', 'the system shared memory extension'),
+      SystemSharedMemoryRegister: this.refuse('SystemSharedMemoryRegister', 'the system shared memory extension'),
+      SystemSharedMemoryUnregister: this.refuse('SystemSharedMemoryUnregister', 'the system shared memory extension'),
+      CudaSharedMemoryStatus: this.refuse('CudaSharedMemoryStatus', 'the CUDA shared memory extension'),
+      CudaSharedMemoryRegister: this.refuse('CudaSharedMemoryRegister', 'the CUDA shared memory extension'),
+      CudaSharedMemoryUnregister: this.refuse('CudaSharedMemoryUnregister', 'the CUDA shared memory extension'),
+      TraceSetting: this.refuse('TraceSetting', 'the trace extension'),
+      LogSettings: this.refuse('LogSettings', 'the logging extension'),
+    };
+  }
+
+  /** A client that cancels, disconnects or passes its deadline cancels the request, so a queued one is dropped. */
+  private infer(call: grpc.ServerUnaryCall<Bytes, Bytes>, callback: grpc.sendUnaryData<Bytes>): void {
+    let request;
+    try {
+      request = decodeModelInferRequest(call.request);
+    } catch (err) {
+      callback(grpcStatusOf(err));
+      return;
+    }
+    const cancellation = new Cancellation();
+    request.cancellation = cancellation;
+    let answered = false;
+    // grpc-js also reports 'cancelled' once a finished call's stream closes; only an unanswered call is cancelled.
+    call.once('cancelled', () => {
+      if (!answered) cancellation.cancel();
+    });
+    this.dataPlane.infer(request).then(
+      (response) => {
+        answered = true;
+        let bytes: Bytes;
+        try {
+          bytes = encodeModelInferResponse(response);
+        } catch (err) {
+          callback(grpcStatusOf(err));
+          return;
+        }
+        callback(null, bytes);
+      },
+      (err) => {
+        answered = true;
+        callback(grpcStatusOf(err));
+      },
+    );
+  }
+}

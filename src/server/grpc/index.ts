@@ -1,0 +1,1 @@
+export { GrpcFrontend, type GrpcFrontendOptions } from './grpc-frontend.js';
