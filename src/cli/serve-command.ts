@@ -2,6 +2,12 @@ import { createLogger } from '../core/index.js';
 import { DEFAULT_SERVER_OPTIONS, startServer, type ServerOptions } from '../server/index.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flag-parser.js';
 
+/**
+ * After SIGTERM, keep serving until a second passes without an inference request:
+ * long enough for a Kubernetes endpoint removal to reach the load balancers.
+ */
+const CLI_DRAIN_QUIET_MS = 1000;
+
 /** Triton's flag names and meanings. */
 export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'model-repository': { kind: 'list', help: 'Path to a model repository; repeat for several.' },
@@ -16,6 +22,10 @@ export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'grpc-keepalive-time': { kind: 'int', help: 'Milliseconds between keepalive pings on an idle gRPC connection.', defaultText: String(DEFAULT_SERVER_OPTIONS.grpcKeepaliveTimeMs) },
   'grpc-keepalive-timeout': { kind: 'int', help: 'Milliseconds to wait for a keepalive ping to be answered before closing the connection.', defaultText: String(DEFAULT_SERVER_OPTIONS.grpcKeepaliveTimeoutMs) },
   'strict-model-config': { kind: 'bool', help: 'Require a complete config.pbtxt; when false, fill missing parts from the model file.', defaultText: 'false' },
+  'model-control-mode': { kind: 'string', help: 'none: load everything once; poll: follow repository changes; explicit: load and unload on request.', defaultText: 'none' },
+  'load-model': { kind: 'list', help: "In explicit mode, a model to load at start-up; repeat for several, '*' for all." },
+  'repository-poll-secs': { kind: 'int', help: 'In poll mode, seconds between repository scans.', defaultText: '15' },
+  'exit-timeout-secs': { kind: 'int', help: 'On SIGTERM, the longest wait for requests in flight before exiting.', defaultText: '30' },
   'strict-readiness': { kind: 'bool', help: 'Report the server ready only when every model is ready.', defaultText: 'true' },
   'exit-on-error': { kind: 'bool', help: 'Exit at start-up when any model fails to load.', defaultText: 'true' },
   'log-verbose': { kind: 'int', help: 'Verbose logging level; above 0 logs debug detail.', defaultText: '0' },
@@ -41,6 +51,12 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     return value;
   };
   const verbose = (flags['log-verbose'] as number | undefined) ?? 0;
+  const controlMode = (flags['model-control-mode'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.modelControlMode;
+  if (controlMode !== 'none' && controlMode !== 'poll' && controlMode !== 'explicit') {
+    throw new UsageError(`--model-control-mode must be none, poll or explicit, got '${controlMode}'`);
+  }
+  const loadModels = (flags['load-model'] as string[] | undefined) ?? [];
+  if (loadModels.length > 0 && controlMode !== 'explicit') throw new UsageError('--load-model needs --model-control-mode=explicit');
   return {
     help: false,
     modelRepositories: repositories,
@@ -55,6 +71,11 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     grpcKeepaliveTimeMs: positive('grpc-keepalive-time', DEFAULT_SERVER_OPTIONS.grpcKeepaliveTimeMs),
     grpcKeepaliveTimeoutMs: positive('grpc-keepalive-timeout', DEFAULT_SERVER_OPTIONS.grpcKeepaliveTimeoutMs),
     strictModelConfig: (flags['strict-model-config'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.strictModelConfig,
+    modelControlMode: controlMode,
+    loadModels,
+    repositoryPollSecs: positive('repository-poll-secs', DEFAULT_SERVER_OPTIONS.repositoryPollSecs),
+    exitTimeoutSecs: positive('exit-timeout-secs', DEFAULT_SERVER_OPTIONS.exitTimeoutSecs),
+    drainQuietMs: CLI_DRAIN_QUIET_MS,
     strictReadiness: (flags['strict-readiness'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.strictReadiness,
     exitOnError: (flags['exit-on-error'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.exitOnError,
     logger: createLogger(verbose),
@@ -86,6 +107,11 @@ export async function serve(args: readonly string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  await server.stop();
+  try {
+    await server.stop();
+  } catch (err) {
+    logger.error((err as Error).message);
+    return 1;
+  }
   return 0;
 }

@@ -197,6 +197,12 @@ export class ModelRegistry {
     return true;
   }
 
+  /** Models that should serve but do not, as index entries: what `--exit-on-error` refuses. */
+  loadFailures(): IndexEntry[] {
+    const failed = new Set([...this.models.values()].filter((r) => r.required).map((r) => r.name));
+    return this.index().filter((entry) => failed.has(entry.name) && entry.state !== 'READY');
+  }
+
   async unloadAll(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
     await this.polling;
@@ -244,21 +250,21 @@ export class ModelRegistry {
    */
   private async loadModel(name: string, overrides: LoadOverrides, required: boolean): Promise<void> {
     const { logger } = this.options;
-    let record = this.models.get(name);
-    if (!record) {
-      record = { name, versions: new Map(), required, versionFingerprints: new Map() };
-      this.models.set(name, record);
-    }
+    const known = this.models.get(name);
+    // A name the repositories do not hold leaves no trace unless it was loaded before.
+    if (!known && !overrides.files && !scanRepositories(this.options.repositories).has(name)) this.modelDirectory(name, overrides);
+    const record: ModelRecord = known ?? { name, versions: new Map(), required, versionFingerprints: new Map() };
+    this.models.set(name, record);
     record.required ||= required;
 
-    let dir: string | undefined;
     let prepared: PreparedModel;
     let selected: string[];
+    let modelDir: string | undefined;
     try {
-      dir = this.modelDirectory(name, overrides);
-      prepared = prepareModel(name, dir, this.options.strictModelConfig, overrides.configJson);
-      selected = selectVersions(prepared.config.version_policy, versionFolders(dir)).map(String);
-      if (selected.length === 0) throw new Error(`no version folder under ${dir} matches the version policy`);
+      modelDir = this.modelDirectory(name, overrides);
+      prepared = prepareModel(name, modelDir, this.options.strictModelConfig, overrides.configJson);
+      selected = selectVersions(prepared.config.version_policy, versionFolders(modelDir)).map(String);
+      if (selected.length === 0) throw new Error(`no version folder under ${modelDir} matches the version policy`);
     } catch (err) {
       const reason = messageOf(err).replace(`failed to load '${name}': `, '');
       if ([...record.versions.values()].some((v) => v.isReady)) {
@@ -266,24 +272,23 @@ export class ModelRegistry {
       } else {
         record.error = reason;
       }
-      if (dir && !overrides.files) record.treeFingerprint = treeFingerprint(dir);
+      if (modelDir && !overrides.files) record.treeFingerprint = treeFingerprint(modelDir);
       logger.error({ model: name, reason }, 'model failed to load');
       throw new InferenceError('INVALID_ARG', `failed to load '${name}': ${reason}`);
     }
-
-    const configChanged = record.modelFingerprint !== modelFingerprint(dir) || record.configJson !== overrides.configJson || Boolean(overrides.files);
+    const configChanged = record.modelFingerprint !== modelFingerprint(modelDir) || record.configJson !== overrides.configJson || Boolean(overrides.files);
     const replaced = new Map<string, ModelVersion>();
     const loads: Promise<void>[] = [];
     for (const v of selected) {
       const old = record.versions.get(v);
-      if (old?.isReady && !configChanged && record.versionFingerprints.get(v) === versionFingerprint(dir, v)) {
+      if (old?.isReady && !configChanged && record.versionFingerprints.get(v) === versionFingerprint(modelDir, v)) {
         old.reason = '';
         continue;
       }
       const version = new ModelVersion(name, v, prepared.config);
       replaced.set(v, version);
       loads.push(
-        version.load({ modelName: name, version: v, modelDir: dir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, logger }),
+        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, logger }),
       );
     }
     await Promise.all(loads);
@@ -295,7 +300,7 @@ export class ModelRegistry {
       if (version.isReady || !old?.isReady) {
         if (old) retired.push(old);
         record.versions.set(v, version);
-        record.versionFingerprints.set(v, versionFingerprint(dir, v));
+        record.versionFingerprints.set(v, versionFingerprint(modelDir, v));
       } else {
         old.reason = `reload failed, still serving the previous load: ${version.reason}`;
       }
@@ -308,12 +313,12 @@ export class ModelRegistry {
       retired.push(version);
     }
     record.error = undefined;
-    record.modelFingerprint = overrides.files ? undefined : modelFingerprint(dir);
-    record.treeFingerprint = overrides.files ? undefined : treeFingerprint(dir);
+    record.modelFingerprint = overrides.files ? undefined : modelFingerprint(modelDir);
+    record.treeFingerprint = overrides.files ? undefined : treeFingerprint(modelDir);
     record.configJson = overrides.configJson;
     if (overrides.files) {
-      if (record.overrideDir && record.overrideDir !== dir) rmSync(dirname(record.overrideDir), { recursive: true, force: true });
-      record.overrideDir = dir;
+      if (record.overrideDir && record.overrideDir !== modelDir) rmSync(dirname(record.overrideDir), { recursive: true, force: true });
+      record.overrideDir = modelDir;
     } else if (record.overrideDir) {
       rmSync(dirname(record.overrideDir), { recursive: true, force: true });
       record.overrideDir = undefined;

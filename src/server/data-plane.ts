@@ -45,6 +45,8 @@ function tensorMetadata(config: ModelConfig, tensors: ModelConfig['input'] | Mod
 export class DataPlane {
   /** False once the server starts shutting down: readiness fails so that load balancers move away. */
   accepting = true;
+  /** When the last inference request arrived (performance.now()), to tell when traffic has stopped. */
+  lastInferenceAt = 0;
 
   constructor(
     readonly registry: ModelRegistry,
@@ -96,7 +98,17 @@ export class DataPlane {
     return readyOnly ? entries.filter((entry) => entry.state === 'READY') : entries;
   }
 
+  /** The repository extension's load; `parameters` may carry `config` and `file:` overrides. */
+  loadModel(name: string, parameters?: Record<string, unknown>): Promise<void> {
+    return this.registry.load(name, parameters);
+  }
+
+  unloadModel(name: string): Promise<void> {
+    return this.registry.unload(name);
+  }
+
   infer(request: InferenceRequest): Promise<InferenceResponse> {
+    this.lastInferenceAt = performance.now();
     try {
       return this.registry.resolve(request.model, request.version).requestScheduler.enqueue(request);
     } catch (err) {

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../core/index.js';
-import { ModelRegistry } from '../repository/index.js';
+import { ModelRegistry, type ModelControlMode } from '../repository/index.js';
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
@@ -23,9 +24,20 @@ export interface ServerOptions {
   /** Milliseconds to wait for a keepalive ping's answer before closing the connection. */
   grpcKeepaliveTimeoutMs: number;
   strictModelConfig: boolean;
+  modelControlMode: ModelControlMode;
+  /** `--load-model` (explicit mode): the models loaded at start-up; `*` for all. */
+  loadModels: string[];
+  repositoryPollSecs: number;
   strictReadiness: boolean;
   /** `--exit-on-error`: fail start-up when any model fails to load. */
   exitOnError: boolean;
+  /**
+   * On stop, keep serving until no inference request has arrived for this long, so that
+   * requests still routed here while a load balancer removes the endpoint get answers.
+   */
+  drainQuietMs: number;
+  /** `--exit-timeout-secs`: stop() gives up waiting for in-flight requests after this. */
+  exitTimeoutSecs: number;
   logger: Logger;
 }
 
@@ -43,8 +55,13 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = 
   grpcKeepaliveTimeMs: 7_200_000,
   grpcKeepaliveTimeoutMs: 20_000,
   strictModelConfig: false,
+  modelControlMode: 'none',
+  loadModels: [],
+  repositoryPollSecs: 15,
   strictReadiness: true,
   exitOnError: true,
+  drainQuietMs: 0,
+  exitTimeoutSecs: 30,
   logger: silentLogger(),
 };
 
@@ -54,7 +71,10 @@ export interface RunningServer {
   readonly httpPort: number | undefined;
   /** The bound gRPC port, or undefined when gRPC is off. */
   readonly grpcPort: number | undefined;
-  /** Stops accepting, answers everything in flight, unloads the models. */
+  /**
+   * Turns readiness off, serves until traffic stops (`drainQuietMs`), stops accepting,
+   * answers everything in flight and unloads the models; rejects after `exitTimeoutSecs`.
+   */
   stop(): Promise<void>;
 }
 
@@ -64,10 +84,12 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
   const registry = new ModelRegistry({
     repositories: options.modelRepositories,
     strictModelConfig: options.strictModelConfig,
+    controlMode: options.modelControlMode,
+    startupModels: options.loadModels,
     logger,
   });
   await registry.loadAll();
-  const failed = registry.index().filter((entry) => entry.state !== 'READY');
+  const failed = registry.loadFailures();
   if (options.exitOnError && failed.length > 0) {
     await registry.unloadAll();
     const reasons = failed.map((e) => `${e.name}${e.version ? ` version ${e.version}` : ''}: ${e.reason}`).join('\n  ');
@@ -109,18 +131,28 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     logger.info({ address: options.grpcAddress, port: grpcPort }, 'GRPC service started');
   }
 
+  if (options.modelControlMode === 'poll') registry.startPolling(options.repositoryPollSecs * 1000);
+
+  /** Readiness fails at once; the endpoints keep serving until traffic stops, then close and drain. */
+  const shutDown = async () => {
+    dataPlane.accepting = false;
+    const deadline = performance.now() + options.exitTimeoutSecs * 1000;
+    while (performance.now() < deadline && performance.now() - dataPlane.lastInferenceAt < options.drainQuietMs) {
+      await sleep(Math.min(50, options.drainQuietMs));
+    }
+    const drained = Promise.all([http?.close(), grpcFrontend?.close()]).then(() => registry.unloadAll());
+    const timedOut = await Promise.race([drained.then(() => false), sleep(Math.max(0, deadline - performance.now()), undefined, { ref: false }).then(() => true)]);
+    if (timedOut) throw new Error(`requests still in flight after --exit-timeout-secs=${options.exitTimeoutSecs}`);
+    logger.info('server stopped');
+  };
+
   let stopping: Promise<void> | undefined;
   return {
     registry,
     httpPort,
     grpcPort,
     stop() {
-      stopping ??= (async () => {
-        dataPlane.accepting = false;
-        await Promise.all([http?.close(), grpcFrontend?.close()]);
-        await registry.unloadAll();
-        logger.info('server stopped');
-      })();
+      stopping ??= shutDown();
       return stopping;
     },
   };

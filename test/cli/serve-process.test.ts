@@ -35,8 +35,33 @@ describe('nereid process', () => {
     expect(stderr).toContain('nereid: unknown flag --http-prot (see --help)');
   });
 
+  it('on SIGTERM turns readiness off at once and keeps answering until traffic stops, then exits 0', async () => {
+    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false']);
+    const exited = exitOf(child);
+    const base = `http://127.0.0.1:${await listeningPort(child)}`;
+    const body = JSON.stringify({
+      inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], data: new Array(16).fill(3) })),
+    });
+    let running = true;
+    const statuses: number[] = [];
+    const client = async () => {
+      while (running) statuses.push((await fetch(`${base}/v2/models/simple/infer`, { method: 'POST', body })).status);
+    };
+    const clients = Array.from({ length: 4 }, client);
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await fetch(`${base}/v2/health/ready`)).status).toBe(400);
+    await new Promise((r) => setTimeout(r, 300));
+    running = false;
+    await Promise.all(clients);
+    expect(statuses.length).toBeGreaterThan(20);
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    expect((await exited).code).toBe(0);
+  });
+
   it('on SIGTERM stops accepting, answers the requests in flight and exits 0', async () => {
-    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--http-port', '0', '--http-address', '127.0.0.1']);
+    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false']);
     const exited = exitOf(child);
     const port = await listeningPort(child);
     const rows = 128;

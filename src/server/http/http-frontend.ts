@@ -62,6 +62,29 @@ class Exchange {
   }
 }
 
+function parseJsonObject(raw: Uint8Array): Record<string, unknown> {
+  if (raw.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('utf8'));
+  } catch (err) {
+    throw new InferenceError('INVALID_ARG', `failed to parse the request JSON buffer: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InferenceError('INVALID_ARG', 'the request body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function parametersOf(body: Record<string, unknown>): Record<string, unknown> | undefined {
+  const { parameters } = body;
+  if (parameters === undefined) return undefined;
+  if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
+    throw new InferenceError('INVALID_ARG', "'parameters' must be a JSON object");
+  }
+  return parameters as Record<string, unknown>;
+}
+
 export class HttpFrontend {
   private readonly app: uWS.TemplatedApp;
   private listenSocket: uWS.us_listen_socket | undefined;
@@ -151,12 +174,42 @@ export class HttpFrontend {
       app.post(path, this.handle((ex, req) => this.infer(ex, req, ...params(req, v)))),
     );
 
+    app.post('/v2/repository/index', this.handle((ex, req) => this.withJsonBody(ex, req, (body) => {
+      const ready = body.ready;
+      if (ready !== undefined && typeof ready !== 'boolean') throw new InferenceError('INVALID_ARG', "'ready' must be a boolean");
+      ex.sendJson(dp.repositoryIndex(ready === true));
+    })));
+    app.post('/v2/repository/models/:model/load', this.handle((ex, req) => {
+      const model = decodeURIComponent(req.getParameter(0));
+      this.withJsonBody(ex, req, (body) => {
+        dp.loadModel(model, parametersOf(body)).then(() => ex.send(200, ''), (err) => ex.sendError(err));
+      });
+    }));
+    app.post('/v2/repository/models/:model/unload', this.handle((ex, req) => {
+      const model = decodeURIComponent(req.getParameter(0));
+      this.withJsonBody(ex, req, () => {
+        dp.unloadModel(model).then(() => ex.send(200, ''), (err) => ex.sendError(err));
+      });
+    }));
+
     app.any(
       '/*',
       this.handle((ex, req) => {
         throw new InferenceError('NOT_FOUND', `no such endpoint: ${req.getCaseSensitiveMethod()} ${req.getUrl()}`);
       }),
     );
+  }
+
+  /** Reads a small JSON object body (an empty body reads as `{}`) and hands it over. */
+  private withJsonBody(ex: Exchange, req: uWS.HttpRequest, use: (body: Record<string, unknown>) => void): void {
+    readBody(ex.res, req, this.options.maxInputSize, (err, raw) => {
+      if (err) return ex.sendError(err, true);
+      try {
+        use(parseJsonObject(raw!));
+      } catch (parseError) {
+        ex.sendError(parseError);
+      }
+    });
   }
 
   private infer(ex: Exchange, req: uWS.HttpRequest, model: string, version: string | undefined): void {
