@@ -108,8 +108,6 @@ describe('errors', () => {
 
   it.each([
     ['ModelStatistics', 'the statistics extension'],
-    ['RepositoryModelLoad', 'loading models on request'],
-    ['RepositoryModelUnload', 'unloading models on request'],
     ['SystemSharedMemoryStatus', 'the system shared memory extension'],
     ['SystemSharedMemoryRegister', 'the system shared memory extension'],
     ['SystemSharedMemoryUnregister', 'the system shared memory extension'],

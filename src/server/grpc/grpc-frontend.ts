@@ -5,6 +5,7 @@ import { Cancellation, type Logger } from '../../core/index.js';
 import { encodeModelConfig, type ModelConfig } from '../../repository/index.js';
 import type { DataPlane } from '../data-plane.js';
 import { decodeMessage, encodeMessage, inferenceService } from './grpc-messages.js';
+import { repositoryParametersFromWire, type RepositoryParameterMessage } from './repository-parameters.js';
 import { grpcStatusOf, notImplemented } from './grpc-status.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './infer-codec.js';
 import { InferStream } from './infer-stream.js';
@@ -56,6 +57,19 @@ function serviceDefinition(): grpc.ServiceDefinition {
 /** ModelConfigResponse { ModelConfig config = 1 }, around the bytes the repository encodes as Triton does. */
 function encodeModelConfigResponse(config: ModelConfig): Bytes {
   return protobuf.Writer.create().uint32((1 << 3) | 2).bytes(encodeModelConfig(config)).finish() as Bytes;
+}
+
+interface RepositoryModelRequest {
+  repository_name: string;
+  model_name: string;
+  parameters: Record<string, RepositoryParameterMessage>;
+}
+
+/** Naming one repository among several is a Triton option Nereid does not have: models are found in all of them. */
+function refuseRepositoryName(rpc: string, request: { repository_name: string }): void {
+  if (request.repository_name !== '') {
+    throw notImplemented(rpc, `'repository_name' (addressing one repository of several; leave it empty)`);
+  }
 }
 
 /** IPv6 literals need brackets in a gRPC target. */
@@ -160,14 +174,22 @@ export class GrpcFrontend {
       },
       RepositoryIndex: this.unary((bytes) => {
         const request = decodeMessage<{ repository_name: string; ready: boolean }>('RepositoryIndexRequest', bytes);
-        if (request.repository_name !== '') {
-          throw notImplemented('RepositoryIndex', `'repository_name' (indexing one repository of several)`);
-        }
+        refuseRepositoryName('RepositoryIndex', request);
         return encodeMessage('RepositoryIndexResponse', { models: dp.repositoryIndex(request.ready) });
       }),
       ModelStatistics: this.refuse('ModelStatistics', 'the statistics extension'),
-      RepositoryModelLoad: this.refuse('RepositoryModelLoad', 'loading models on request (--model-control-mode=explicit)'),
-      RepositoryModelUnload: this.refuse('RepositoryModelUnload', 'unloading models on request (--model-control-mode=explicit)'),
+      RepositoryModelLoad: this.unary(async (bytes) => {
+        const request = decodeMessage<RepositoryModelRequest>('RepositoryModelLoadRequest', bytes);
+        refuseRepositoryName('RepositoryModelLoad', request);
+        await dp.loadModel(request.model_name, repositoryParametersFromWire(request.parameters));
+        return encodeMessage('RepositoryModelLoadResponse', {});
+      }),
+      RepositoryModelUnload: this.unary(async (bytes) => {
+        const request = decodeMessage<RepositoryModelRequest>('RepositoryModelUnloadRequest', bytes);
+        refuseRepositoryName('RepositoryModelUnload', request);
+        await dp.unloadModel(request.model_name);
+        return encodeMessage('RepositoryModelUnloadResponse', {});
+      }),
       SystemSharedMemoryStatus: this.refuse('SystemSharedMemoryStatus', 'the system shared memory extension'),
       SystemSharedMemoryRegister: this.refuse('SystemSharedMemoryRegister', 'the system shared memory extension'),
       SystemSharedMemoryUnregister: this.refuse('SystemSharedMemoryUnregister', 'the system shared memory extension'),
