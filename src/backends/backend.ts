@@ -1,4 +1,4 @@
-import type { Datatype, Tensor } from '../core/index.js';
+import type { Datatype, Parameters, Tensor } from '../core/index.js';
 
 /** An input or output as the model file itself declares it; -1 marks a dimension of any size. */
 export interface TensorSignature {
@@ -21,22 +21,69 @@ export interface ExecutionTiming {
   outputNs: number;
 }
 
-export interface ExecutionResult {
-  outputs: Tensor[];
-  timing: ExecutionTiming;
+/** One request's part of a batch: which rows are its own and what it asked for. */
+export interface BatchRequest {
+  /** Rows of the batch that belong to this request, following the previous request's. */
+  rows: number;
+  /** The outputs this request wants; the batch computes their union. */
+  outputNames: string[];
+  parameters?: Parameters;
+  id?: string;
 }
 
 /**
- * One loaded copy of a model that executes one batch at a time. Inputs carry the
- * batched shape; their buffers may be transferred away, so callers must not reuse them.
+ * What an instance executes: the rows of every request concatenated along the batch
+ * dimension (one tensor per input), plus where each request's rows are. A backend that
+ * only computes tensors ignores `requests`; one that answers requests one by one (the
+ * JavaScript backend) uses it to cut the batch back into requests.
+ */
+export interface ExecutionBatch {
+  inputs: Tensor[];
+  outputNames: string[];
+  requests: BatchRequest[];
+}
+
+/** One request's answer from a backend that answers requests one by one. */
+export type RequestOutcome = { outputs: Tensor[] } | { error: string };
+
+/**
+ * Either the batch's outputs, rows in request order, for the scheduler to slice per
+ * request, or one outcome per request, in request order.
+ */
+export type ExecutionResult =
+  | { kind: 'batch'; outputs: Tensor[]; timing: ExecutionTiming }
+  | { kind: 'per-request'; responses: RequestOutcome[]; timing: ExecutionTiming };
+
+/**
+ * One loaded copy of a model that executes one batch at a time. Input buffers may be
+ * transferred to another thread, so callers must not use them after execute().
  */
 export interface ModelInstance {
   readonly name: string;
   readonly signature: ModelSignature;
-  execute(inputs: Tensor[], outputNames: string[]): Promise<ExecutionResult>;
+  execute(batch: ExecutionBatch): Promise<ExecutionResult>;
   /** Called with the reason when the instance dies outside of an execute() call. */
   onFailure(listener: (error: Error) => void): void;
   close(): Promise<void>;
+}
+
+/** A tensor of a model's configuration, as config.pbtxt writes it (`TYPE_FP32`, dims without the batch dimension). */
+export interface ConfiguredTensor {
+  name: string;
+  data_type: string;
+  dims: number[];
+}
+
+/**
+ * The parts of a model's configuration that backends read. The whole configuration is
+ * passed (ModelConfig satisfies this shape), so that a backend can hand it on, as the
+ * JavaScript backend does to a model's initialize().
+ */
+export interface BackendModelConfig {
+  name: string;
+  max_batch_size: number;
+  input: ConfiguredTensor[];
+  output: ConfiguredTensor[];
 }
 
 export interface InstanceOptions {
@@ -45,6 +92,8 @@ export interface InstanceOptions {
   instanceName: string;
   /** The model file of this version. */
   modelPath: string;
+  /** The model's configuration as the repository gives it, before completion from the model file. */
+  config: BackendModelConfig;
   /** Config `parameters` as plain strings. */
   parameters: Record<string, string>;
   /** Intra-op threads chosen by the server when the config does not set them. */

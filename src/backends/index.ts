@@ -1,8 +1,28 @@
 import { InferenceError } from '../core/index.js';
 import type { InstanceOptions, ModelInstance } from './backend.js';
-import { OnnxRuntimeInstance } from './onnxruntime/onnxruntime-instance.js';
+import { loadJavaScriptInstance } from './javascript/javascript-instance.js';
+import { loadOnnxRuntimeInstance } from './onnxruntime/onnxruntime-instance.js';
 
-export type { ExecutionResult, ExecutionTiming, InstanceOptions, ModelInstance, ModelSignature, TensorSignature } from './backend.js';
+export type {
+  BackendModelConfig,
+  BatchRequest,
+  ConfiguredTensor,
+  ExecutionBatch,
+  ExecutionResult,
+  ExecutionTiming,
+  InstanceOptions,
+  ModelInstance,
+  ModelSignature,
+  RequestOutcome,
+  TensorSignature,
+} from './backend.js';
+export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, ModelTensor } from './javascript/model-api.js';
+
+/** The model files each backend looks for when the config does not name one, in order of preference. */
+const MODEL_FILENAMES: Readonly<Record<string, readonly string[]>> = {
+  onnxruntime: ['model.onnx'],
+  javascript: ['model.js', 'model.mjs'],
+};
 
 /** The backend named by a config's `backend`, or implied by its `platform`. */
 export function backendNameFor(platform: string, backend: string): string | undefined {
@@ -13,10 +33,24 @@ export function backendNameFor(platform: string, backend: string): string | unde
 
 /** The model file a backend loads when the config does not name one. */
 export function defaultModelFilename(backend: string): string | undefined {
-  return backend === 'onnxruntime' ? 'model.onnx' : undefined;
+  return MODEL_FILENAMES[backend]?.[0];
+}
+
+/** Every file name a backend accepts as its model when the config does not name one. */
+export function defaultModelFilenames(backend: string): readonly string[] {
+  return MODEL_FILENAMES[backend] ?? [];
+}
+
+/**
+ * The GPUs a backend can place instances on. None so far: the bundled onnxruntime-node
+ * is installed without its CUDA execution provider and JavaScript models run on the CPU.
+ */
+export function availableGpus(_backend: string): number[] {
+  return [];
 }
 
 export async function loadInstance(backend: string, options: InstanceOptions): Promise<ModelInstance> {
-  if (backend === 'onnxruntime') return OnnxRuntimeInstance.load(options);
+  if (backend === 'onnxruntime') return loadOnnxRuntimeInstance(options);
+  if (backend === 'javascript') return loadJavaScriptInstance(options);
   throw new InferenceError('INVALID_ARG', `unknown backend '${backend}' for model '${options.modelName}'`);
 }

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { defaultModelFilename, loadInstance, type ModelInstance, type ModelSignature } from '../backends/index.js';
+import { availableGpus, defaultModelFilenames, loadInstance, type ModelInstance, type ModelSignature } from '../backends/index.js';
 import { InferenceError, type Logger } from '../core/index.js';
-import { DefaultScheduler, InstancePool, type ModelScheduler } from '../scheduler/index.js';
+import { ModelStatistics } from '../metrics/index.js';
+import { DefaultScheduler, DynamicBatcher, InstancePool, type ModelScheduler, type SchedulerContext } from '../scheduler/index.js';
 import { autoCompleteConfig, validateAgainstModel } from './config-completion.js';
-import type { ModelConfig, ModelInstanceGroup } from './model-config.js';
+import { normalizeDynamicBatching } from './dynamic-batching.js';
+import { defaultIntraOpThreads, instanceNames, normalizeInstanceGroups } from './instance-groups.js';
+import type { ModelConfig } from './model-config.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING';
 
@@ -20,22 +22,22 @@ export interface VersionLoadOptions {
   logger: Logger;
 }
 
-interface InstanceSlot {
-  name: string;
+/** Executions a worker may hold at once under the default scheduler. */
+const UNBATCHED_SLOTS_PER_INSTANCE = 8;
+
+/** The version's model file: the one the config names, else the first the backend accepts that exists. */
+function modelFile(options: VersionLoadOptions, version: string): string {
+  const names = options.config.default_model_filename ? [options.config.default_model_filename] : defaultModelFilenames(options.backend);
+  const paths = names.map((name) => join(options.modelDir, version, name));
+  const found = paths.find((path) => existsSync(path));
+  if (!found) throw new Error(`model file ${paths.map((p) => `'${p}'`).join(' or ')} not found`);
+  return found;
 }
 
-/** Triton names instances `<group>_<k>`, groups default to `<model>_<index>`. */
-function instanceSlots(modelName: string, groups: ModelInstanceGroup[]): InstanceSlot[] {
-  const slots: InstanceSlot[] = [];
-  groups.forEach((group, index) => {
-    if (group.kind === 'KIND_GPU') {
-      throw new Error(`instance group '${group.name || `${modelName}_${index}`}' asks for KIND_GPU but no GPU is available (use KIND_CPU or KIND_AUTO)`);
-    }
-    const groupName = group.name || `${modelName}_${index}`;
-    const count = group.count || 1;
-    for (let k = 0; k < count; k++) slots.push({ name: `${groupName}_${k}` });
-  });
-  return slots;
+/** The dynamic batcher when the config asks for one (as Triton, also for max_batch_size 0: priorities and queue policies still apply), else the default scheduler. */
+function createScheduler(context: SchedulerContext): ModelScheduler {
+  const batching = context.config.dynamic_batching;
+  return batching ? new DynamicBatcher(context, batching) : new DefaultScheduler(context);
 }
 
 /** One version of one model: its state, its completed config and, once READY, its scheduler. */
@@ -44,7 +46,9 @@ export class ModelVersion {
   reason = '';
   config: ModelConfig;
   signature: ModelSignature | undefined;
-  private scheduler: DefaultScheduler | undefined;
+  /** Counts and durations of this version's requests and executions, kept across its whole life. */
+  readonly statistics = new ModelStatistics();
+  private scheduler: ModelScheduler | undefined;
   private pool: InstancePool | undefined;
 
   constructor(
@@ -69,43 +73,54 @@ export class ModelVersion {
     const { logger } = options;
     const instances: ModelInstance[] = [];
     try {
-      const fileName = options.config.default_model_filename || defaultModelFilename(options.backend);
-      const modelPath = join(options.modelDir, this.version, fileName ?? '');
-      if (!fileName || !existsSync(modelPath)) {
-        throw new Error(`model file '${modelPath}' not found`);
-      }
-      const groups = options.config.instance_group.length > 0 ? options.config.instance_group : [];
-      const slots = instanceSlots(this.modelName, groups.length > 0 ? groups : [defaultGroup()]);
+      const modelPath = modelFile(options, this.version);
+      const groups = normalizeInstanceGroups(options.config, options.backend, availableGpus(options.backend));
+      // Fail a bad dynamic_batching before starting any instance, unless completion from
+      // the model file may still set max_batch_size; it is checked again after completion.
+      const given = options.config;
+      if (given.max_batch_size > 0 || given.input.length > 0 || given.output.length > 0) normalizeDynamicBatching(given);
+      const names = instanceNames(groups);
       const parameters = Object.fromEntries(
         Object.entries(options.config.parameters).map(([key, value]) => [key, value.string_value]),
       );
-      // The main thread needs a core of its own; the rest is shared by the instances.
-      const defaultIntraOpThreads = Math.max(1, Math.floor((availableParallelism() - 1) / slots.length));
-      const load = (slot: InstanceSlot) =>
+      const threads = defaultIntraOpThreads(names.length);
+      const load = (instanceName: string) =>
         loadInstance(options.backend, {
           modelName: this.modelName,
           version: this.version,
-          instanceName: slot.name,
+          instanceName,
           modelPath,
+          config: options.config,
           parameters,
-          defaultIntraOpThreads,
+          defaultIntraOpThreads: threads,
           graphOptimizationLevel: options.config.optimization?.graph?.level ?? 0,
         });
 
-      const first = await load(slots[0]);
+      const first = await load(names[0]);
       instances.push(first);
       let config = options.config;
       if (!options.strictModelConfig) config = autoCompleteConfig(config, first.signature, this.modelName);
       validateAgainstModel(config, first.signature, this.modelName);
-      const rest = await Promise.allSettled(slots.slice(1).map(load));
+      config = normalizeDynamicBatching({ ...config, instance_group: groups });
+      const rest = await Promise.allSettled(names.slice(1).map(load));
       for (const result of rest) if (result.status === 'fulfilled') instances.push(result.value);
       const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
 
       this.config = config;
       this.signature = first.signature;
-      this.pool = new InstancePool(instances, (instance, error) => this.onInstanceDeath(instance, error, logger), 8);
-      this.scheduler = new DefaultScheduler(this.modelName, this.version, config, this.pool);
+      // Without batching an instance may hold several executions, so that its worker never
+      // waits on the main thread; a batcher gives an instance its next batch only when it is
+      // idle, so that the batch holds everything that queued meanwhile.
+      const slots = config.dynamic_batching ? 1 : UNBATCHED_SLOTS_PER_INSTANCE;
+      this.pool = new InstancePool(instances, (instance, error) => this.onInstanceDeath(instance, error, logger), slots);
+      this.scheduler = createScheduler({
+        modelName: this.modelName,
+        version: this.version,
+        config,
+        pool: this.pool,
+        statistics: this.statistics,
+      });
       this.state = 'READY';
       this.reason = '';
       logger.info({ model: this.modelName, version: this.version, instances: instances.length }, 'model ready');
@@ -139,8 +154,4 @@ export class ModelVersion {
       this.scheduler?.failQueued(new InferenceError('UNAVAILABLE', `model '${this.modelName}' version ${this.version} is unavailable: ${this.reason}`));
     }
   }
-}
-
-function defaultGroup(): ModelInstanceGroup {
-  return { name: '', kind: 'KIND_CPU', count: 1, gpus: [], secondary_devices: [], profile: [], passive: false, host_policy: '', rate_limiter: undefined };
 }

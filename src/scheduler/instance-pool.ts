@@ -31,6 +31,11 @@ export class InstancePool {
     return this.live.size;
   }
 
+  /** Whether some instance can take an execution now. */
+  get hasIdle(): boolean {
+    return this.idle.length > 0;
+  }
+
   acquire(): ModelInstance | undefined {
     return this.idle.pop();
   }

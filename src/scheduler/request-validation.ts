@@ -9,6 +9,7 @@ import type { ModelConfig, ModelInput } from '../repository/model-config.js';
 /** A request checked against its model's config, in the shapes the backend expects. */
 export interface PreparedRequest {
   request: InferenceRequest;
+  /** In configuration order, so that the inputs of requests batched together line up. */
   inputs: Tensor[];
   outputNames: string[];
   /** Rows this request contributes to a batch; 1 for a model without batching. */
@@ -39,6 +40,7 @@ export function prepareRequest(modelName: string, config: ModelConfig, request: 
   const seen = new Set<string>();
   let batchSize = batching ? -1 : 1;
   const inputs: Tensor[] = [];
+  const order: number[] = [];
 
   for (const tensor of request.inputs) {
     const spec = byName.get(tensor.name);
@@ -84,6 +86,11 @@ export function prepareRequest(modelName: string, config: ModelConfig, request: 
     } else {
       inputs.push(tensor);
     }
+    order.push(config.input.indexOf(spec));
+  }
+  if (order.some((position, i) => i > 0 && position < order[i - 1])) {
+    const sorted = inputs.map((input, i) => ({ input, position: order[i] })).sort((a, b) => a.position - b.position);
+    sorted.forEach(({ input }, i) => (inputs[i] = input));
   }
 
   const missing = config.input.filter((input) => !input.optional && !seen.has(input.name)).map((input) => input.name);

@@ -1,4 +1,4 @@
-import type { InferenceRequest, InferenceResponse } from '../core/index.js';
+import type { InferenceError, InferenceRequest, InferenceResponse } from '../core/index.js';
 
 /**
  * What sits between the registry and a model's instances. Every kind (default,
@@ -10,4 +10,6 @@ export interface ModelScheduler {
   readonly pendingCount: number;
   /** Refuses new requests and resolves once every accepted request has been answered. */
   drain(): Promise<void>;
+  /** Answers every request still waiting with `error`: nothing is left to execute them. */
+  failQueued(error: InferenceError): void;
 }

@@ -1,0 +1,99 @@
+import { elementCount, isDatatype, typedArrayFor, type Datatype, type NumericArray, type Tensor } from '../../core/index.js';
+import type { RequestOutcome, TensorSignature } from '../backend.js';
+import type { ModelOutputTensor } from './model-api.js';
+
+const utf8Encoder = new TextEncoder();
+
+class ResponseError extends Error {}
+
+const describe = (value: unknown) => (Array.isArray(value) ? `an array of ${value.length}` : value === null ? 'null' : typeof value);
+
+/** Every element of an output in the storage Nereid uses, in a buffer of its own. */
+function storage(name: string, datatype: Datatype, data: unknown): Tensor['data'] {
+  if (datatype === 'BYTES') {
+    if (!Array.isArray(data)) throw new ResponseError(`output '${name}': BYTES data must be an array of strings or Uint8Arrays, got ${describe(data)}`);
+    return data.map((element, i) => {
+      if (typeof element === 'string') return utf8Encoder.encode(element);
+      if (element instanceof Uint8Array) return element;
+      throw new ResponseError(`output '${name}': element ${i} is ${describe(element)}, not a string or Uint8Array`);
+    });
+  }
+  const Type = typedArrayFor(datatype);
+  // A copy even of a typed array of the right type: the model may keep and reuse its
+  // arrays, and the copy's buffer can then be transferred without detaching them.
+  if (data instanceof Type) return (data as NumericArray).slice();
+  if (!Array.isArray(data) && !ArrayBuffer.isView(data)) {
+    throw new ResponseError(`output '${name}': data must be a typed array or an array, got ${describe(data)}`);
+  }
+  const values = Array.from(data as ArrayLike<unknown>);
+  const big = datatype === 'INT64' || datatype === 'UINT64';
+  const converted = big
+    ? values.map((v) => (typeof v === 'bigint' ? v : BigInt(v as number)))
+    : values.map((v) => (typeof v === 'boolean' ? Number(v) : (v as number)));
+  return (Type as unknown as { from(values: unknown[]): NumericArray }).from(converted);
+}
+
+function outputTensor(name: string, value: unknown, configured: TensorSignature | undefined, rows: number | undefined): Tensor {
+  if (typeof value !== 'object' || value === null) throw new ResponseError(`output '${name}' must be an object { shape, data }, got ${describe(value)}`);
+  const output = value as ModelOutputTensor;
+  const datatype = output.datatype ?? configured?.datatype;
+  if (datatype === undefined || !isDatatype(datatype)) throw new ResponseError(`output '${name}': unknown datatype '${String(datatype)}'`);
+  if (configured?.datatype && datatype !== configured.datatype) {
+    throw new ResponseError(`output '${name}' has datatype ${datatype} but the configuration says ${configured.datatype}`);
+  }
+  const { shape } = output;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new ResponseError(`output '${name}': shape must be an array of non-negative integers`);
+  }
+  if (rows !== undefined && shape[0] !== rows) {
+    throw new ResponseError(`output '${name}' has shape [${shape.join(',')}] but the request has ${rows} row(s) in its batch dimension`);
+  }
+  let data: Tensor['data'];
+  try {
+    data = storage(name, datatype, output.data);
+  } catch (err) {
+    if (err instanceof ResponseError) throw err;
+    throw new ResponseError(`output '${name}': cannot convert data to ${datatype}: ${(err as Error).message}`);
+  }
+  if (data.length !== elementCount(shape)) {
+    throw new ResponseError(`output '${name}' has ${data.length} values but shape [${shape.join(',')}] needs ${elementCount(shape)}`);
+  }
+  return { name, datatype, shape: [...shape], data };
+}
+
+export interface ResponseContext {
+  outputs: readonly TensorSignature[];
+  /** Each request's rows, or undefined for a model without batching. */
+  rows: Array<number | undefined>;
+  requestedOutputs: string[][];
+}
+
+/** Checks what execute() returned and converts it to one outcome per request. */
+export function modelResponses(returned: unknown, context: ResponseContext): RequestOutcome[] {
+  const count = context.rows.length;
+  if (!Array.isArray(returned) || returned.length !== count) {
+    const error = `model.js execute() returned ${describe(returned)} for ${count} request(s); it must return one response per request`;
+    return context.rows.map(() => ({ error }));
+  }
+  const configured = new Map(context.outputs.map((o) => [o.name, o]));
+  return returned.map((response: unknown, k): RequestOutcome => {
+    try {
+      if (typeof response !== 'object' || response === null) throw new ResponseError(`expected { outputs } or { error }, got ${describe(response)}`);
+      if ('error' in response) {
+        const { error } = response as { error: unknown };
+        return { error: error instanceof Error ? error.message : String(error) };
+      }
+      const { outputs } = response as { outputs?: unknown };
+      if (typeof outputs !== 'object' || outputs === null) throw new ResponseError(`'outputs' must be an object keyed by output name, got ${describe(outputs)}`);
+      return {
+        outputs: context.requestedOutputs[k].map((name) => {
+          if (!Object.hasOwn(outputs, name)) throw new ResponseError(`no output '${name}', which the request asked for`);
+          return outputTensor(name, (outputs as Record<string, unknown>)[name], configured.get(name), context.rows[k]);
+        }),
+      };
+    } catch (err) {
+      if (!(err instanceof ResponseError)) throw err;
+      return { error: `model.js response ${k}: ${err.message}` };
+    }
+  });
+}

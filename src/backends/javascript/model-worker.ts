@@ -1,0 +1,68 @@
+/**
+ * Runs inside one worker thread per instance of a JavaScript model: imports the
+ * model's module, calls its initialize(), then execute() once per batch, and
+ * finalize() when the model is unloaded.
+ */
+import { pathToFileURL } from 'node:url';
+import { workerData } from 'node:worker_threads';
+import type { ExecutionBatch, ExecutionTiming } from '../backend.js';
+import { hostInstance, type HostedInstance } from '../worker-host.js';
+import { transferList } from '../worker-protocol.js';
+import type { ModelRequest, ModelResponse } from './model-api.js';
+import { modelRequests } from './model-requests.js';
+import { modelResponses } from './model-responses.js';
+import type { ModelWorkerData } from './model-worker-data.js';
+
+interface ModelModule {
+  initialize?: (args: unknown) => unknown;
+  execute: (requests: ModelRequest[]) => ModelResponse[] | Promise<ModelResponse[]>;
+  finalize?: () => unknown;
+}
+
+const init = workerData as ModelWorkerData;
+const nowNs = () => Number(process.hrtime.bigint());
+
+async function load(): Promise<HostedInstance> {
+  let module: Partial<ModelModule>;
+  try {
+    module = (await import(pathToFileURL(init.modelPath).href)) as Partial<ModelModule>;
+  } catch (err) {
+    throw new Error(`${init.modelPath}: cannot load the module: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof module.execute !== 'function') throw new Error(`${init.modelPath} does not export an execute(requests) function`);
+  const model = module as ModelModule;
+  try {
+    await model.initialize?.(init.initializeArgs);
+  } catch (err) {
+    throw new Error(`${init.modelPath}: initialize() failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return {
+    signature: init.signature,
+    async execute(batch: ExecutionBatch) {
+      const start = nowNs();
+      const requests = modelRequests(batch, init.batching);
+      const executeStart = nowNs();
+      let returned: unknown;
+      try {
+        returned = await model.execute(requests);
+      } catch (err) {
+        throw new Error(`model.js execute() failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const executeEnd = nowNs();
+      const responses = modelResponses(returned, {
+        outputs: init.signature.outputs,
+        rows: batch.requests.map((r) => (init.batching ? r.rows : undefined)),
+        requestedOutputs: batch.requests.map((r) => r.outputNames),
+      });
+      const transfer = new Set<ArrayBuffer>();
+      for (const response of responses) if ('outputs' in response) transferList(response.outputs, transfer);
+      const timing: ExecutionTiming = { inputNs: executeStart - start, inferNs: executeEnd - executeStart, outputNs: nowNs() - executeEnd };
+      return { result: { kind: 'per-request', responses, timing }, transfer: [...transfer] };
+    },
+    async close() {
+      await model.finalize?.();
+    },
+  };
+}
+
+void hostInstance(load);

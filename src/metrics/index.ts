@@ -1,0 +1,7 @@
+export {
+  ModelStatistics,
+  type BatchStatistics,
+  type ComputeDurations,
+  type DurationStat,
+  type FailureReason,
+} from './model-statistics.js';

@@ -1,0 +1,89 @@
+/**
+ * The statistics of one model version, kept as Triton keeps them for its statistics
+ * extension and its Prometheus metrics: cumulative counts and durations (in
+ * nanoseconds) that readers sample. Updates are a few additions per request and per
+ * execution, from timestamps the scheduler takes once.
+ */
+
+export interface DurationStat {
+  count: number;
+  ns: number;
+}
+
+/** Why a request failed, as Triton labels `nv_inference_request_failure`. */
+export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
+
+/** Compute time of the executions of one batch size (in rows). */
+export interface BatchStatistics {
+  batchSize: number;
+  computeInput: DurationStat;
+  computeInfer: DurationStat;
+  computeOutput: DurationStat;
+}
+
+/** Compute durations of one execution, in nanoseconds. */
+export interface ComputeDurations {
+  inputNs: number;
+  inferNs: number;
+  outputNs: number;
+}
+
+const duration = (): DurationStat => ({ count: 0, ns: 0 });
+
+function add(stat: DurationStat, ns: number): void {
+  stat.count++;
+  stat.ns += ns;
+}
+
+export class ModelStatistics {
+  /** Successful requests and their duration from arrival at the scheduler to the answer. */
+  readonly success = duration();
+  /** Failed requests, whatever the reason, and their duration. */
+  readonly fail = duration();
+  readonly failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
+  /** Per successful request: time in the queue, and the compute time of the execution it was part of. */
+  readonly queue = duration();
+  readonly computeInput = duration();
+  readonly computeInfer = duration();
+  readonly computeOutput = duration();
+  /** Rows inferred (a request of batch size 4 counts 4). */
+  inferenceCount = 0;
+  /** Model executions (one per batch). */
+  executionCount = 0;
+  /** Wall-clock time of the last execution, in ms since the epoch; 0 before the first. */
+  lastInferenceMs = 0;
+  private readonly batches = new Map<number, BatchStatistics>();
+
+  /** One execution of `rows` rows. */
+  recordExecution(rows: number, compute: ComputeDurations): void {
+    this.executionCount++;
+    this.inferenceCount += rows;
+    this.lastInferenceMs = Date.now();
+    let batch = this.batches.get(rows);
+    if (!batch) {
+      batch = { batchSize: rows, computeInput: duration(), computeInfer: duration(), computeOutput: duration() };
+      this.batches.set(rows, batch);
+    }
+    add(batch.computeInput, compute.inputNs);
+    add(batch.computeInfer, compute.inferNs);
+    add(batch.computeOutput, compute.outputNs);
+  }
+
+  recordSuccess(requestNs: number, queueNs: number, compute: ComputeDurations): void {
+    add(this.success, requestNs);
+    add(this.queue, queueNs);
+    add(this.computeInput, compute.inputNs);
+    add(this.computeInfer, compute.inferNs);
+    add(this.computeOutput, compute.outputNs);
+  }
+
+  recordFailure(reason: FailureReason, requestNs: number): void {
+    add(this.fail, requestNs);
+    this.failures[reason]++;
+  }
+
+  /** Executions per batch size, smallest first. */
+  batchStatistics(): BatchStatistics[] {
+    return [...this.batches.values()].sort((a, b) => a.batchSize - b.batchSize);
+  }
+}
