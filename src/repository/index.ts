@@ -1,4 +1,4 @@
 export { ModelRegistry, type IndexEntry, type ModelControlMode, type RegistryOptions } from './registry.js';
-export { ModelVersion, type ModelState } from './model-version.js';
+export { ModelVersion, type InstanceRestartPolicy, type ModelState } from './model-version.js';
 export type { ModelConfig, ModelInput, ModelOutput } from './model-config.js';
 export { encodeModelConfig } from './model-config.js';

@@ -19,7 +19,16 @@ export interface VersionLoadOptions {
   config: ModelConfig;
   /** `--strict-model-config`: the config must be complete, nothing is filled from the model file. */
   strictModelConfig: boolean;
+  restartPolicy: InstanceRestartPolicy;
   logger: Logger;
+}
+
+/** How dead instances come back: `--model-restart-limit`, `--model-restart-backoff-ms`. */
+export interface InstanceRestartPolicy {
+  /** Failures in a row, without a successful execution between them, before the version is UNAVAILABLE. */
+  maxConsecutiveFailures: number;
+  /** The first restart's delay; each further failure in a row doubles it. */
+  backoffMs: number;
 }
 
 /** Executions a worker may hold at once under the default scheduler. */
@@ -113,7 +122,18 @@ export class ModelVersion {
       // waits on the main thread; a batcher gives an instance its next batch only when it is
       // idle, so that the batch holds everything that queued meanwhile.
       const slots = config.dynamic_batching ? 1 : UNBATCHED_SLOTS_PER_INSTANCE;
-      this.pool = new InstancePool(instances, (instance, error) => this.onInstanceDeath(instance, error, logger), slots);
+      this.pool = new InstancePool(
+        instances,
+        {
+          restart: load,
+          ...options.restartPolicy,
+          onDeath: (instance, error) =>
+            logger.error({ model: this.modelName, version: this.version, instance, reason: error.message }, 'model instance died; restarting it'),
+          onRestart: (instance, attempt) => logger.info({ model: this.modelName, version: this.version, instance, attempt }, 'model instance restarted'),
+          onGiveUp: (error, failures) => this.giveUp(error, failures, logger),
+        },
+        slots,
+      );
       this.scheduler = createScheduler({
         modelName: this.modelName,
         version: this.version,
@@ -147,11 +167,10 @@ export class ModelVersion {
     this.reason = 'unloaded';
   }
 
-  private onInstanceDeath(instance: ModelInstance, error: Error, logger: Logger): void {
-    logger.error({ model: this.modelName, version: this.version, instance: instance.name, reason: error.message }, 'model instance died');
-    if (this.pool && this.pool.size === 0) {
-      this.markUnavailable(`every instance has died; last: ${error.message}`);
-      this.scheduler?.failQueued(new InferenceError('UNAVAILABLE', `model '${this.modelName}' version ${this.version} is unavailable: ${this.reason}`));
-    }
+  /** The instances keep dying: the version cannot answer, and says so everywhere an operator looks. */
+  private giveUp(error: Error, failures: number, logger: Logger): void {
+    this.markUnavailable(`instances failed ${failures} times in a row without a successful execution; last failure: ${error.message}`);
+    logger.error({ model: this.modelName, version: this.version, reason: this.reason }, 'model is unavailable');
+    this.scheduler?.failQueued(new InferenceError('UNAVAILABLE', `model '${this.modelName}' version ${this.version} is unavailable: ${this.reason}`));
   }
 }

@@ -11,7 +11,7 @@ import {
   type LoadOverrides,
   type PreparedModel,
 } from './model-source.js';
-import { ModelVersion, type ModelState } from './model-version.js';
+import { ModelVersion, type InstanceRestartPolicy, type ModelState } from './model-version.js';
 import { scanRepositories, versionFolders } from './repository-scan.js';
 import { selectVersions } from './version-policy.js';
 
@@ -24,8 +24,11 @@ export interface RegistryOptions {
   controlMode?: ModelControlMode;
   /** `--load-model` in explicit mode; `*` loads everything. */
   startupModels?: string[];
+  restartPolicy?: InstanceRestartPolicy;
   logger: Logger;
 }
+
+const DEFAULT_RESTART_POLICY: InstanceRestartPolicy = { maxConsecutiveFailures: 5, backoffMs: 100 };
 
 /** A model as the registry knows it: its versions, or why none could be set up. */
 interface ModelRecord {
@@ -288,7 +291,7 @@ export class ModelRegistry {
       const version = new ModelVersion(name, v, prepared.config);
       replaced.set(v, version);
       loads.push(
-        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, logger }),
+        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, restartPolicy: this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, logger }),
       );
     }
     await Promise.all(loads);

@@ -50,6 +50,8 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.pool = context.pool;
     this.statistics = context.statistics;
     this.keyed = needsBatchKey(context.config);
+    // Requests queued while every instance was down go as soon as one is back.
+    this.pool.onAvailable(() => this.dispatch());
   }
 
   get pendingCount(): number {
@@ -152,16 +154,18 @@ export abstract class BatchScheduler implements ModelScheduler {
     for (const queued of batch) rows += queued.rows;
     let results: RequestResult[];
     let computeNs = { inputNs: 0, inferNs: 0, outputNs: 0 };
+    let executed = false;
     try {
       const result = await instance.execute(assembleBatch(batch, this.config));
       computeNs = result.timing;
       this.statistics.recordExecution(rows, result.timing);
       results = splitResult(result, batch, this.config);
+      executed = true;
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       results = batch.map(() => ({ error }));
     }
-    this.pool.release(instance);
+    this.pool.release(instance, executed);
     const doneMs = performance.now();
     batch.forEach((queued, k) => {
       const result = results[k];

@@ -28,6 +28,10 @@ export interface ServerOptions {
   /** `--load-model` (explicit mode): the models loaded at start-up; `*` for all. */
   loadModels: string[];
   repositoryPollSecs: number;
+  /** `--model-restart-limit`: instance failures in a row before a version is UNAVAILABLE. */
+  modelRestartLimit: number;
+  /** `--model-restart-backoff-ms`: the first restart's delay, doubled for each further failure. */
+  modelRestartBackoffMs: number;
   strictReadiness: boolean;
   /** `--exit-on-error`: fail start-up when any model fails to load. */
   exitOnError: boolean;
@@ -58,6 +62,8 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = 
   modelControlMode: 'none',
   loadModels: [],
   repositoryPollSecs: 15,
+  modelRestartLimit: 5,
+  modelRestartBackoffMs: 100,
   strictReadiness: true,
   exitOnError: true,
   drainQuietMs: 0,
@@ -86,6 +92,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     strictModelConfig: options.strictModelConfig,
     controlMode: options.modelControlMode,
     startupModels: options.loadModels,
+    restartPolicy: { maxConsecutiveFailures: options.modelRestartLimit, backoffMs: options.modelRestartBackoffMs },
     logger,
   });
   await registry.loadAll();
