@@ -5,3 +5,4 @@ export * from './inference.js';
 export * from './logger.js';
 export * from './half-float.js';
 export * from './cancellation.js';
+export * from './tensor-bytes.js';

@@ -11,11 +11,12 @@ import {
   isDatatype,
   type InferenceRequest,
   type InferenceResponse,
+  tensorDataFromBytes,
+  tensorDataToBytes,
   type RequestedOutput,
   type Tensor,
   type TensorData,
 } from '../../core/index.js';
-import { tensorDataFromBytes, tensorDataToBytes } from '../tensor-bytes.js';
 import {
   decodeMessage,
   encodeMessage,

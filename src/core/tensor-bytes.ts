@@ -7,15 +7,9 @@
  * Typed arrays use the host's byte order, which is little-endian on every platform
  * Node ships for (x64, arm64), so numeric tensors convert by copying bytes.
  */
-import {
-  byteSize,
-  elementCount,
-  InferenceError,
-  typedArrayFor,
-  type Datatype,
-  type NumericArray,
-  type TensorData,
-} from '../core/index.js';
+import { byteSize, elementCount, type Datatype } from './datatype.js';
+import { InferenceError } from './errors.js';
+import { typedArrayFor, type NumericArray, type TensorData } from './tensor.js';
 
 const formatShape = (shape: readonly number[]) => `[${shape.join(',')}]`;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InferenceError, type Datatype, type NumericArray } from '../../src/core/index.js';
-import { tensorDataFromBytes, tensorDataToBytes } from '../../src/server/tensor-bytes.js';
+import { tensorDataFromBytes, tensorDataToBytes } from '../../src/core/index.js';
 
 const le = (values: number[], bytesPer: number, write: (view: DataView, offset: number, v: number) => void): Uint8Array => {
   const out = new Uint8Array(values.length * bytesPer);
