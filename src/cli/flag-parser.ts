@@ -1,4 +1,8 @@
-/** A small getopt_long-alike: `--name value`, `--name=value`, bare boolean flags, repeatable lists. */
+/**
+ * A small getopt_long-alike: `--name value`, `--name=value`, bare boolean flags,
+ * repeatable lists, and single-letter aliases (`-m value`, `-mvalue`) for the
+ * commands whose reference tool has them (perf_analyzer's `-m`, `-u`, …).
+ */
 
 export type FlagKind = 'string' | 'int' | 'bool' | 'list';
 
@@ -7,6 +11,8 @@ export interface FlagSpec {
   help: string;
   /** Shown in help; the caller applies defaults. */
   defaultText?: string;
+  /** A one-letter alias: `-m value` or `-mvalue`. */
+  short?: string;
 }
 
 export type FlagValues = Record<string, string | number | boolean | string[]>;
@@ -32,12 +38,23 @@ export function parseFlags(args: readonly string[], specs: Readonly<Record<strin
   const values: FlagValues = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    let name: string;
+    let text: string | undefined;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+      text = eq >= 0 ? arg.slice(eq + 1) : undefined;
+      if (!specs[name]) throw new UsageError(`unknown flag --${name} (see --help)`);
+    } else if (/^-[A-Za-z]/.test(arg)) {
+      const letter = arg[1];
+      const found = Object.entries(specs).find(([, s]) => s.short === letter);
+      if (!found) throw new UsageError(`unknown flag -${letter} (see --help)`);
+      name = found[0];
+      if (arg.length > 2) text = arg.slice(2);
+    } else {
+      throw new UsageError(`unexpected argument '${arg}'`);
+    }
     const spec = specs[name];
-    if (!spec) throw new UsageError(`unknown flag --${name} (see --help)`);
-    let text: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
     if (text === undefined) {
       const next = args[i + 1];
       const nextIsValue = next !== undefined && !next.startsWith('--');
@@ -71,7 +88,8 @@ export function formatHelp(specs: Readonly<Record<string, FlagSpec>>): string {
     .map(([name, spec]) => {
       const value = spec.kind === 'bool' ? '[=<bool>]' : spec.kind === 'int' ? ' <integer>' : ' <string>';
       const def = spec.defaultText ? ` (default ${spec.defaultText})` : '';
-      return `  --${name}${value}\n      ${spec.help}${def}`;
+      const alias = spec.short ? `-${spec.short}, ` : '';
+      return `  ${alias}--${name}${value}\n      ${spec.help}${def}`;
     })
     .join('\n');
 }

@@ -1,23 +1,27 @@
 #!/usr/bin/env node
 import { UsageError } from './flag-parser.js';
+import { perf, PERF_USAGE } from './perf-command.js';
 import { serve, SERVE_USAGE } from './serve-command.js';
 
-const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = { serve };
+const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<number>; usage: string }> = {
+  serve: { run: serve, usage: SERVE_USAGE },
+  perf: { run: perf, usage: PERF_USAGE },
+};
 
 async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
   const command = first !== undefined && !first.startsWith('-') ? first : 'serve';
   const args = command === first ? rest : argv;
-  const run = COMMANDS[command];
-  if (!run) {
+  const entry = COMMANDS[command];
+  if (!entry) {
     process.stderr.write(`unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}\n`);
     return 2;
   }
   try {
-    return await run(args);
+    return await entry.run(args);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`nereid: ${err.message}\n\n${SERVE_USAGE}\n`);
+    process.stderr.write(`nereid: ${err.message}\n\n${entry.usage}\n`);
     return 2;
   }
 }
