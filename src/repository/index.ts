@@ -2,3 +2,4 @@ export { ModelRegistry, type IndexEntry, type ModelControlMode, type RegistryOpt
 export { ModelVersion, type InstanceRestartPolicy, type ModelState } from './model-version.js';
 export type { ModelConfig, ModelInput, ModelOutput } from './model-config.js';
 export { encodeModelConfig } from './model-config.js';
+export { defaultIntraOpThreads } from './instance-groups.js';

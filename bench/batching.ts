@@ -1,0 +1,173 @@
+/**
+ * bench/batching: what dynamic batching buys on the compute-bound `mlp` model, all in
+ * one run (the machines are shared and noisy, so only ratios within a run count):
+ *   1. ceiling: in-process session.run on batches of the best size, no server, with as
+ *      many intra-op threads as Nereid's one mlp instance gets;
+ *   2. naive: node:http, JSON, one session.run per request on the main thread;
+ *   3. Nereid without dynamic batching (the committed mlp config);
+ *   4. Nereid with dynamic batching (preferred sizes and a small delay).
+ * Requests are one row each, JSON bodies (Nereid has no binary tensor data yet); the
+ * load generator (autocannon) runs in its own process and reports its CPU use.
+ *
+ *   npx tsx bench/batching.ts [--seconds 5]
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { defaultIntraOpThreads } from '../src/repository/index.js';
+import { startServer } from '../src/server/index.js';
+import { formatRow, runLoad, type LoadResult } from './load-generator.js';
+
+const args = process.argv.slice(2);
+const seconds = Number(args[args.indexOf('--seconds') + 1] || 5) || 5;
+const CONCURRENCY = [1, 8, 32, 64, 128];
+const CEILING_BATCHES = [16, 32, 64, 128];
+const BATCHING = 'dynamic_batching { preferred_batch_size: [ 32, 64, 128 ] max_queue_delay_microseconds: 500 }';
+
+const MLP = fileURLToPath(new URL('../model_repository/mlp', import.meta.url));
+const MODEL_FILE = join(MLP, '1', 'model.onnx');
+const threads = defaultIntraOpThreads(1);
+const sessionOptions: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+};
+
+const row = Array.from({ length: 256 }, (_, i) => Math.sin(i * 0.37));
+const body = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 256], data: row }] });
+
+/** Rows per second of back-to-back session.run calls on batches of `rows`, and each call's latency. */
+async function ceiling(session: ort.InferenceSession, rows: number): Promise<{ rowsPerSecond: number; p50Ms: number; p99Ms: number }> {
+  const input = new ort.Tensor('float32', new Float32Array(rows * 256).fill(0.25), [rows, 256]);
+  for (let i = 0; i < 5; i++) await session.run({ INPUT0: input });
+  const latencies: number[] = [];
+  const start = performance.now();
+  const end = start + Math.min(seconds, 3) * 1000;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    await session.run({ INPUT0: input });
+    latencies.push(performance.now() - t0);
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { rowsPerSecond: (latencies.length * rows) / elapsed, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+/** The "catastrophically inefficient" baseline: JSON in, session.run on the main thread, JSON out. */
+async function naiveServer(session: ort.InferenceSession): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', async () => {
+      const request = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const [input] = request.inputs;
+      const feeds = { INPUT0: new ort.Tensor('float32', Float32Array.from(input.data), input.shape) };
+      const result = await session.run(feeds);
+      const output = result.OUTPUT0;
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          model_name: 'mlp',
+          model_version: '1',
+          outputs: [{ name: 'OUTPUT0', datatype: 'FP32', shape: output.dims, data: Array.from(output.data as Float32Array) }],
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { server, url: `http://127.0.0.1:${port}/v2/models/mlp/infer` };
+}
+
+async function warmUp(url: string): Promise<void> {
+  const response = await fetch(url, { method: 'POST', body });
+  if (response.status !== 200) throw new Error(`warm-up request to ${url} failed: ${await response.text()}`);
+}
+
+async function bestCeiling(session: ort.InferenceSession): Promise<{ rows: number; rowsPerSecond: number; p50Ms: number; p99Ms: number }> {
+  let best = { rows: 0, rowsPerSecond: 0, p50Ms: 0, p99Ms: 0 };
+  for (const rows of CEILING_BATCHES) {
+    const result = await ceiling(session, rows);
+    if (result.rowsPerSecond > best.rowsPerSecond) best = { rows, ...result };
+  }
+  return best;
+}
+
+const session = await ort.InferenceSession.create(MODEL_FILE, sessionOptions);
+const ceilingBefore = await bestCeiling(session);
+
+const naive = await naiveServer(session);
+const repo = mkdtempSync(join(tmpdir(), 'nereid-bench-batching-'));
+const plainConfig = readFileSync(join(MLP, 'config.pbtxt'), 'utf8');
+cpSync(MLP, join(repo, 'mlp'), { recursive: true });
+cpSync(MLP, join(repo, 'mlp_batched'), { recursive: true });
+writeFileSync(join(repo, 'mlp_batched', 'config.pbtxt'), `${plainConfig.replace('name: "mlp"', 'name: "mlp_batched"')}${BATCHING}\n`);
+const server = await startServer({ modelRepositories: [repo], httpAddress: '127.0.0.1', httpPort: 0, allowGrpc: false });
+const base = `http://127.0.0.1:${server.httpPort}/v2/models`;
+const urls = [naive.url, `${base}/mlp/infer`, `${base}/mlp_batched/infer`];
+for (const url of urls) await warmUp(url);
+
+// The three servers take turns at each concurrency, so that the figures of one row are
+// measured close together in time, whatever else the machine is doing.
+const results: LoadResult[][] = [];
+for (const connections of CONCURRENCY) {
+  const row: LoadResult[] = [];
+  for (const url of urls) row.push(await runLoad({ url, connections, seconds, body }));
+  results.push(row);
+}
+const statistics = server.registry.resolve('mlp_batched').statistics;
+await server.stop();
+naive.server.close();
+rmSync(repo, { recursive: true, force: true });
+const ceilingAfter = await bestCeiling(session);
+await session.release();
+const best = ceilingAfter.rowsPerSecond > ceilingBefore.rowsPerSecond ? ceilingAfter : ceilingBefore;
+
+console.log(`batching: mlp, one row per request, JSON bodies, ${seconds}s per point, ${threads} intra-op thread(s) per instance`);
+console.log(
+  `ceiling: session.run on batches of ${best.rows}: ${best.rowsPerSecond.toFixed(0)} inferences/s ` +
+    `(p50 ${best.p50Ms.toFixed(2)} ms, p99 ${best.p99Ms.toFixed(2)} ms per batch; ` +
+    `${ceilingBefore.rowsPerSecond.toFixed(0)} before the servers ran, ${ceilingAfter.rowsPerSecond.toFixed(0)} after)`,
+);
+console.log(`Nereid with batching: ${BATCHING}`);
+const widths = [4, 9, 10, 10, 13, 16, 15, 15, 6, 6, 7, 6];
+console.log(
+  formatRow(
+    ['conc', 'naive/s', 'no-batch/s', 'batched/s', 'naive p50/p99', 'no-batch p50/p99', 'batched p50/p99', 'gen CPU % n/u/b', 'b/ceil', 'b/unb', 'b/naive', 'errors'],
+    widths,
+  ),
+);
+CONCURRENCY.forEach((connections, i) => {
+  const [n, u, b] = results[i];
+  const latency = (r: LoadResult) => `${r.p50Ms}/${r.p99Ms}`;
+  console.log(
+    formatRow(
+      [
+        connections,
+        n.requestsPerSecond.toFixed(0),
+        u.requestsPerSecond.toFixed(0),
+        b.requestsPerSecond.toFixed(0),
+        latency(n),
+        latency(u),
+        latency(b),
+        `${n.generatorCpuPercent.toFixed(0)}/${u.generatorCpuPercent.toFixed(0)}/${b.generatorCpuPercent.toFixed(0)}`,
+        (b.requestsPerSecond / best.rowsPerSecond).toFixed(2),
+        (b.requestsPerSecond / u.requestsPerSecond).toFixed(2),
+        (b.requestsPerSecond / n.requestsPerSecond).toFixed(2),
+        n.errors + u.errors + b.errors,
+      ],
+      widths,
+    ),
+  );
+});
+const sizes = statistics.batchStatistics();
+const mean = statistics.inferenceCount / Math.max(1, statistics.executionCount);
+console.log(
+  `batched: ${statistics.executionCount} executions, mean ${mean.toFixed(1)} rows, largest ${sizes.length ? sizes[sizes.length - 1].batchSize : 0}`,
+);
