@@ -8,6 +8,7 @@ import { autoCompleteConfig, validateAgainstModel } from './config-completion.js
 import { normalizeDynamicBatching } from './dynamic-batching.js';
 import { defaultIntraOpThreads, instanceNames, normalizeInstanceGroups } from './instance-groups.js';
 import type { ModelConfig } from './model-config.js';
+import { warmUp } from './model-warmup.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING';
 
@@ -115,6 +116,18 @@ export class ModelVersion {
       for (const result of rest) if (result.status === 'fulfilled') instances.push(result.value);
       const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
+      const completed = config;
+      await Promise.all(instances.map((instance) => warmUp(instance, completed, options.modelDir)));
+      const restart = async (instanceName: string) => {
+        const fresh = await load(instanceName);
+        try {
+          await warmUp(fresh, completed, options.modelDir);
+        } catch (err) {
+          await fresh.close();
+          throw err;
+        }
+        return fresh;
+      };
 
       this.config = config;
       this.signature = first.signature;
@@ -125,7 +138,7 @@ export class ModelVersion {
       this.pool = new InstancePool(
         instances,
         {
-          restart: load,
+          restart,
           ...options.restartPolicy,
           onDeath: (instance, error) =>
             logger.error({ model: this.modelName, version: this.version, instance, reason: error.message }, 'model instance died; restarting it'),
