@@ -19,13 +19,24 @@ const IR_VERSION = 8;
 const OPSET_VERSION = 17;
 const PRODUCER_NAME = 'nereid model_repository/generate.ts';
 
-/** Config data types used by the examples, with their ONNX TensorProto.DataType. */
+/** Config data types with their ONNX TensorProto.DataType. */
 const ONNX_ELEM_TYPE = {
-  TYPE_FP32: 1,
+  TYPE_BOOL: 9,
+  TYPE_UINT8: 2,
+  TYPE_UINT16: 4,
+  TYPE_UINT32: 12,
+  TYPE_UINT64: 13,
+  TYPE_INT8: 3,
+  TYPE_INT16: 5,
   TYPE_INT32: 6,
+  TYPE_INT64: 7,
+  TYPE_FP16: 10,
+  TYPE_FP32: 1,
+  TYPE_FP64: 11,
   TYPE_STRING: 8,
+  TYPE_BF16: 16,
 } as const;
-type ConfigDataType = keyof typeof ONNX_ELEM_TYPE;
+export type ConfigDataType = keyof typeof ONNX_ELEM_TYPE;
 
 const ATTRIBUTE_INT = 2;
 
@@ -123,12 +134,59 @@ function mlp(): ModelSpec {
   };
 }
 
+/** Casts `input` to the ONNX type of `to` into `output`. */
+function cast(input: string, output: string, to: ConfigDataType): NodeSpec {
+  return { op_type: 'Cast', input: [input], output: [output], attribute: [{ name: 'to', type: ATTRIBUTE_INT, i: ONNX_ELEM_TYPE[to] }] };
+}
+
+/**
+ * Triton's `simple_string`: INPUT0 and INPUT1 hold decimal integers as strings;
+ * OUTPUT0 and OUTPUT1 are their int32 sum and difference, written back as strings.
+ */
+function simpleString(): ModelSpec {
+  const tensor = (tensorName: string): TensorSpec => ({ name: tensorName, dataType: 'TYPE_STRING', dims: [16] });
+  return {
+    name: 'simple_string',
+    description: 'OUTPUT0 = str(int(INPUT0) + int(INPUT1)), OUTPUT1 = str(int(INPUT0) - int(INPUT1))',
+    maxBatchSize: 8,
+    inputs: [tensor('INPUT0'), tensor('INPUT1')],
+    outputs: [tensor('OUTPUT0'), tensor('OUTPUT1')],
+    nodes: () => [
+      cast('INPUT0', 'a', 'TYPE_INT32'),
+      cast('INPUT1', 'b', 'TYPE_INT32'),
+      { op_type: 'Add', input: ['a', 'b'], output: ['sum'] },
+      { op_type: 'Sub', input: ['a', 'b'], output: ['difference'] },
+      cast('sum', 'OUTPUT0', 'TYPE_STRING'),
+      cast('difference', 'OUTPUT1', 'TYPE_STRING'),
+    ],
+  };
+}
+
+/** Every type ONNX Runtime for Node can carry has an identity model; BF16 cannot (see README). */
+const IDENTITY_TYPES: readonly [string, ConfigDataType][] = [
+  ['bool', 'TYPE_BOOL'],
+  ['uint8', 'TYPE_UINT8'],
+  ['uint16', 'TYPE_UINT16'],
+  ['uint32', 'TYPE_UINT32'],
+  ['uint64', 'TYPE_UINT64'],
+  ['int8', 'TYPE_INT8'],
+  ['int16', 'TYPE_INT16'],
+  ['int32', 'TYPE_INT32'],
+  ['int64', 'TYPE_INT64'],
+  ['fp16', 'TYPE_FP16'],
+  ['fp64', 'TYPE_FP64'],
+];
+
 const MODELS: readonly ModelSpec[] = [
   addSub('simple', 'TYPE_INT32', 8),
   addSub('add_sub', 'TYPE_FP32', 64),
   identity('identity_fp32', 'TYPE_FP32'),
   identity('identity_bytes', 'TYPE_STRING'),
   mlp(),
+  ...IDENTITY_TYPES.map(([suffix, dataType]) => identity(`identity_${suffix}`, dataType)),
+  simpleString(),
+  identity('simple_identity', 'TYPE_STRING'),
+  addSub('simple_int8', 'TYPE_INT8', 8),
 ];
 
 /** Names of the models that generateModels writes, in the order it writes them. */
@@ -196,18 +254,35 @@ function configPbtxt(spec: ModelSpec): string {
   ].join('\n');
 }
 
+function modelFiles(spec: ModelSpec, root: protobuf.Root): { config: string; onnx: Uint8Array } {
+  const ModelProto = root.lookupType('onnx.ModelProto');
+  return { config: configPbtxt(spec), onnx: ModelProto.encode(ModelProto.fromObject(onnxModel(spec))).finish() };
+}
+
+function onnxRoot(): protobuf.Root {
+  return new protobuf.Root().loadSync(ONNX_PROTO, { keepCase: true });
+}
+
+/**
+ * The config.pbtxt and model.onnx of an identity model of any config data type, for
+ * tests that need a model outside the example repository (e.g. BF16, which the
+ * onnxruntime backend refuses).
+ */
+export function identityModelFiles(name: string, dataType: ConfigDataType): { config: string; onnx: Uint8Array } {
+  return modelFiles(identity(name, dataType), onnxRoot());
+}
+
 /**
  * Writes every example model under `outDir` (created if missing) and returns the
  * paths written, relative to `outDir`, with `/` separators.
  */
 export async function generateModels(outDir: string): Promise<string[]> {
-  const root = new protobuf.Root().loadSync(ONNX_PROTO, { keepCase: true });
-  const ModelProto = root.lookupType('onnx.ModelProto');
+  const root = onnxRoot();
   const written: string[] = [];
   for (const spec of MODELS) {
-    const onnx = ModelProto.encode(ModelProto.fromObject(onnxModel(spec))).finish();
+    const { config, onnx } = modelFiles(spec, root);
     await mkdir(join(outDir, spec.name, '1'), { recursive: true });
-    await writeFile(join(outDir, spec.name, 'config.pbtxt'), configPbtxt(spec));
+    await writeFile(join(outDir, spec.name, 'config.pbtxt'), config);
     await writeFile(join(outDir, spec.name, '1', 'model.onnx'), onnx);
     written.push(`${spec.name}/config.pbtxt`, `${spec.name}/1/model.onnx`);
   }

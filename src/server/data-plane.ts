@@ -6,7 +6,7 @@ import { datatypeFromConfig, InferenceError, type InferenceRequest, type Inferen
 import type { IndexEntry, ModelConfig, ModelRegistry } from '../repository/index.js';
 
 /** The Triton extensions this server actually implements. */
-export const EXTENSIONS = ['model_configuration'] as const;
+export const EXTENSIONS = ['model_configuration', 'binary_tensor_data'] as const;
 
 export interface TensorMetadata {
   name: string;

@@ -19,6 +19,17 @@ export async function startTestServer(options: Partial<ServerOptions> & Pick<Ser
   return { server, url: `http://127.0.0.1:${server.httpPort}`, grpcTarget: `127.0.0.1:${server.grpcPort}` };
 }
 
+/**
+ * The example repository with only `models` loaded (explicit model control): every
+ * example model is a worker thread of its own, and starting all of them costs seconds.
+ */
+export function exampleModels(...models: string[]): Pick<ServerOptions, 'modelRepositories' | 'modelControlMode' | 'loadModels'> {
+  return { modelRepositories: [EXAMPLE_REPOSITORY], modelControlMode: 'explicit', loadModels: models };
+}
+
+/** The example models the frontend tests were written against. */
+export const CORE_EXAMPLE_MODELS = ['simple', 'add_sub', 'identity_fp32', 'identity_bytes', 'mlp'];
+
 /** A scratch model repository, removed by the returned cleanup function. */
 export function scratchRepository(): { root: string; cleanup(): void } {
   const root = mkdtempSync(join(tmpdir(), 'nereid-repo-'));

@@ -13,6 +13,21 @@ import {
   mulberry32,
 } from '../../model_repository/mlp-weights.js';
 
+/** The identity models beyond identity_fp32 and identity_bytes, with a sample of each type's extremes. */
+const IDENTITY_TYPES: [string, ort.Tensor.Type, (n: number) => ort.Tensor.DataType][] = [
+  ['bool', 'bool', (n) => Uint8Array.from({ length: n }, (_, k) => k % 2)],
+  ['uint8', 'uint8', (n) => Uint8Array.from({ length: n }, (_, k) => (k * 37) % 256)],
+  ['uint16', 'uint16', (n) => Uint16Array.from({ length: n }, (_, k) => (k * 4099) % 65536)],
+  ['uint32', 'uint32', (n) => Uint32Array.from({ length: n }, (_, k) => (k * 0x9e3779b9) >>> 0)],
+  ['uint64', 'uint64', (n) => BigUint64Array.from({ length: n }, (_, k) => 2n ** 64n - 1n - BigInt(k) * 0x1234567n)],
+  ['int8', 'int8', (n) => Int8Array.from({ length: n }, (_, k) => ((k * 37) % 256) - 128)],
+  ['int16', 'int16', (n) => Int16Array.from({ length: n }, (_, k) => ((k * 4099) % 65536) - 32768)],
+  ['int32', 'int32', (n) => Int32Array.from({ length: n }, (_, k) => (k * 0x9e3779b9) | 0)],
+  ['int64', 'int64', (n) => BigInt64Array.from({ length: n }, (_, k) => -(2n ** 63n) + BigInt(k) * 0x123456789n)],
+  ['fp16', 'float16', (n) => Uint16Array.from({ length: n }, (_, k) => (k * 0x3c01) & 0x7bff)],
+  ['fp64', 'float64', (n) => Float64Array.from({ length: n }, (_, k) => Math.PI * 10 ** (k % 300) * (k % 2 ? -1 : 1))],
+];
+
 const REPOSITORY = fileURLToPath(new URL('../../model_repository/', import.meta.url));
 const BATCH_SIZES = [1, 3];
 
@@ -59,7 +74,11 @@ function float32Inputs(count: number, seed: number, scale = 1): Float32Array {
 
 describe('example model repository', () => {
   it('has a config.pbtxt and version 1 model.onnx for every model', async () => {
-    expect(EXAMPLE_MODEL_NAMES).toEqual(['simple', 'add_sub', 'identity_fp32', 'identity_bytes', 'mlp']);
+    expect(EXAMPLE_MODEL_NAMES).toEqual([
+      'simple', 'add_sub', 'identity_fp32', 'identity_bytes', 'mlp',
+      ...IDENTITY_TYPES.map(([suffix]) => `identity_${suffix}`),
+      'simple_string', 'simple_identity', 'simple_int8',
+    ]);
     for (const name of EXAMPLE_MODEL_NAMES) {
       const config = await readFile(join(REPOSITORY, name, 'config.pbtxt'), 'utf8');
       expect(config).toContain(`name: "${name}"`);
@@ -98,6 +117,10 @@ describe('example model repository', () => {
       identity_fp32: [['INPUT0'], ['OUTPUT0']],
       identity_bytes: [['INPUT0'], ['OUTPUT0']],
       mlp: [['INPUT0'], ['OUTPUT0']],
+      simple_string: [['INPUT0', 'INPUT1'], ['OUTPUT0', 'OUTPUT1']],
+      simple_identity: [['INPUT0'], ['OUTPUT0']],
+      simple_int8: [['INPUT0', 'INPUT1'], ['OUTPUT0', 'OUTPUT1']],
+      ...Object.fromEntries(IDENTITY_TYPES.map(([suffix]) => [`identity_${suffix}`, [['INPUT0'], ['OUTPUT0']]])),
     };
     for (const name of EXAMPLE_MODEL_NAMES) {
       expect([session(name).inputNames, session(name).outputNames], name).toEqual(expected[name]);
@@ -158,6 +181,45 @@ describe.each(BATCH_SIZES)('batch size %i', (batch) => {
       expect(out.OUTPUT0.dims).toEqual([batch, n]);
       expect(out.OUTPUT0.data).toEqual(a);
     }
+  });
+
+  it.each(IDENTITY_TYPES)('identity_%s: returns its input bit for bit', async (suffix, type, values) => {
+    const data = values(batch * 5);
+    const out = await run(`identity_${suffix}`, { INPUT0: new ort.Tensor(type, data as never, [batch, 5]) });
+    expect(out.OUTPUT0.type).toBe(type);
+    expect(out.OUTPUT0.dims).toEqual([batch, 5]);
+    expect(Array.from(out.OUTPUT0.data as ArrayLike<unknown>)).toEqual(Array.from(data as ArrayLike<unknown>));
+  });
+
+  it('simple_string: decimal strings in, their int32 sum and difference out as strings', async () => {
+    const a = int32Inputs(batch * 16, 3);
+    const b = int32Inputs(batch * 16, 4).reverse();
+    const out = await run('simple_string', {
+      INPUT0: new ort.Tensor('string', Array.from(a, String), [batch, 16]),
+      INPUT1: new ort.Tensor('string', Array.from(b, String), [batch, 16]),
+    });
+    expect(out.OUTPUT0.type).toBe('string');
+    expect(out.OUTPUT0.dims).toEqual([batch, 16]);
+    expect(out.OUTPUT0.data).toEqual(Array.from(a, (x, k) => String((x + b[k]) | 0)));
+    expect(out.OUTPUT1.data).toEqual(Array.from(a, (x, k) => String((x - b[k]) | 0)));
+  });
+
+  it('simple_identity: returns its input strings', async () => {
+    const a = Array.from({ length: batch * 3 }, (_, k) => `row ${k} ✓`);
+    const out = await run('simple_identity', { INPUT0: new ort.Tensor('string', a, [batch, 3]) });
+    expect(out.OUTPUT0.data).toEqual(a);
+  });
+
+  it('simple_int8: int8 sum and difference, wrapping around', async () => {
+    const a = Int8Array.from({ length: batch * 16 }, (_, k) => ((k * 29) % 256) - 128);
+    const b = Int8Array.from({ length: batch * 16 }, (_, k) => 127 - ((k * 13) % 256));
+    const out = await run('simple_int8', {
+      INPUT0: new ort.Tensor('int8', a, [batch, 16]),
+      INPUT1: new ort.Tensor('int8', b, [batch, 16]),
+    });
+    expect(out.OUTPUT0.type).toBe('int8');
+    expect(Array.from(out.OUTPUT0.data as Int8Array)).toEqual(Array.from(a, (x, k) => (((x + b[k]) << 24) >> 24)));
+    expect(Array.from(out.OUTPUT1.data as Int8Array)).toEqual(Array.from(a, (x, k) => (((x - b[k]) << 24) >> 24)));
   });
 
   it('mlp: matches a float64 reference computed from mlpWeights()', async () => {

@@ -2,14 +2,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float32Difference, float32Sum, int32Difference, int32Sum, mlpRow } from '../helpers/reference-models.js';
 import { floatsOf, grpc, InferenceClient, int32sOf, packStrings, rawBytes, unpackStrings } from '../helpers/grpc-client.js';
-import { EXAMPLE_REPOSITORY, postJson, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { CORE_EXAMPLE_MODELS, exampleModels, postJson, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const { status } = grpc;
 let t: TestServer;
 let client: InferenceClient;
 
 beforeAll(async () => {
-  t = await startTestServer({ modelRepositories: [EXAMPLE_REPOSITORY] });
+  t = await startTestServer(exampleModels(...CORE_EXAMPLE_MODELS));
   client = new InferenceClient(t.grpcTarget);
 });
 afterAll(async () => {

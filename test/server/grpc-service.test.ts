@@ -1,14 +1,15 @@
 /** Every RPC of inference.GRPCInferenceService other than inference, through a real grpc-js client. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_MODEL_NAMES } from '../../model_repository/generate.js';
 import { InferenceClient, grpc, rawCall } from '../helpers/grpc-client.js';
-import { addModel, EXAMPLE_REPOSITORY, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { addModel, CORE_EXAMPLE_MODELS, exampleModels, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const { status } = grpc;
 let t: TestServer;
 let client: InferenceClient;
 
 beforeAll(async () => {
-  t = await startTestServer({ modelRepositories: [EXAMPLE_REPOSITORY] });
+  t = await startTestServer(exampleModels(...CORE_EXAMPLE_MODELS));
   client = new InferenceClient(t.grpcTarget);
 });
 afterAll(async () => {
@@ -78,7 +79,11 @@ describe('health and metadata', () => {
   it('lists the repository index', async () => {
     const { models } = await client.call('RepositoryIndex', {});
     expect(models).toEqual(
-      ['add_sub', 'identity_bytes', 'identity_fp32', 'mlp', 'simple'].map((name) => ({ name, version: '1', state: 'READY', reason: '' })),
+      [...EXAMPLE_MODEL_NAMES].sort().map((name) =>
+        CORE_EXAMPLE_MODELS.includes(name)
+          ? { name, version: '1', state: 'READY', reason: '' }
+          : { name, version: '', state: 'UNAVAILABLE', reason: 'not loaded' },
+      ),
     );
     const error = await client.fail('RepositoryIndex', { repository_name: 'other' });
     expect(error.code).toBe(status.UNIMPLEMENTED);

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_REPOSITORY, getJson, postJson, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { CORE_EXAMPLE_MODELS, exampleModels, getJson, postJson, startTestServer, type TestServer } from '../helpers/test-server.js';
 import { int32Sum } from '../helpers/reference-models.js';
 
 let t: TestServer;
 const MAX_INPUT = 64 * 1024;
 
 beforeAll(async () => {
-  t = await startTestServer({ modelRepositories: [EXAMPLE_REPOSITORY], httpMaxInputSize: MAX_INPUT });
+  t = await startTestServer({ ...exampleModels(...CORE_EXAMPLE_MODELS), httpMaxInputSize: MAX_INPUT });
 });
 afterAll(async () => {
   await t.server.stop();

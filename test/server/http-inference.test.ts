@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_REPOSITORY, getJson, postJson, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { CORE_EXAMPLE_MODELS, exampleModels, getJson, postJson, startTestServer, type TestServer } from '../helpers/test-server.js';
 import { float32Difference, float32Sum, int32Difference, int32Sum, mlpRow } from '../helpers/reference-models.js';
 
 let t: TestServer;
 
 beforeAll(async () => {
-  t = await startTestServer({ modelRepositories: [EXAMPLE_REPOSITORY] });
+  t = await startTestServer(exampleModels(...CORE_EXAMPLE_MODELS));
 });
 afterAll(async () => {
   await t.server.stop();
@@ -28,7 +28,7 @@ describe('health and metadata', () => {
     expect(status).toBe(200);
     expect(json.name).toBe('nereid');
     expect(typeof json.version).toBe('string');
-    expect(json.extensions).toEqual(['model_configuration']);
+    expect(json.extensions).toEqual(['model_configuration', 'binary_tensor_data']);
   });
 
   it('gives model metadata with the batch dimension', async () => {

@@ -8,7 +8,7 @@ import type { ExecutionBatch, ExecutionTiming, TensorSignature } from '../backen
 import type { Tensor } from '../../core/index.js';
 import { hostInstance, type HostedInstance } from '../worker-host.js';
 import { transferList } from '../worker-protocol.js';
-import { datatypeOfOrtType, ortTypeOf } from './onnx-types.js';
+import { datatypeOfOrtType, explainLoadError, ortTypeOf } from './onnx-types.js';
 import type { SessionWorkerData } from './session-options.js';
 
 const init = workerData as SessionWorkerData;
@@ -55,6 +55,8 @@ async function load(): Promise<HostedInstance> {
     interOpNumThreads: init.interOpThreads,
     graphOptimizationLevel: init.graphOptimizationLevel,
     executionMode: 'sequential',
+  }).catch((err: Error) => {
+    throw new Error(explainLoadError(err.message));
   });
   return {
     signature: { inputs: signatureOf(session.inputMetadata), outputs: signatureOf(session.outputMetadata) },

@@ -2,7 +2,10 @@
 import uWS from 'uWebSockets.js';
 import { Cancellation, ERROR_STATUS, InferenceError, toInferenceError, type Logger } from '../../core/index.js';
 import type { DataPlane } from '../data-plane.js';
-import { decodeInferRequest, encodeInferResponse } from './json-infer-codec.js';
+import { INFERENCE_HEADER_CONTENT_LENGTH } from './binary-infer-codec.js';
+import { decodeBody, encodeBody, requestCoding, responseCoding } from './content-coding.js';
+import { decodeInferRequest } from './infer-request-decoder.js';
+import { encodeInferResponse } from './infer-response-encoder.js';
 import { readBody } from './request-body.js';
 import { statusLine } from './status-line.js';
 
@@ -36,11 +39,18 @@ class Exchange {
     return (this.cancellation ??= new Cancellation());
   }
 
-  send(status: number, body: string, contentType = 'application/json', closeConnection = false): void {
+  send(
+    status: number,
+    body: string | Uint8Array,
+    contentType = 'application/json',
+    closeConnection = false,
+    headers: ReadonlyArray<readonly [string, string]> = [],
+  ): void {
     if (this.aborted || this.answered) return;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status));
-      if (body) this.res.writeHeader('Content-Type', contentType);
+      if (body.length > 0) this.res.writeHeader('Content-Type', contentType);
+      for (const [name, value] of headers) this.res.writeHeader(name, value);
       this.res.end(body, closeConnection);
     });
     this.finish();
@@ -213,20 +223,42 @@ export class HttpFrontend {
   }
 
   private infer(ex: Exchange, req: uWS.HttpRequest, model: string, version: string | undefined): void {
+    // uWS.HttpRequest is valid only until this handler returns: take the headers now.
+    const headers = {
+      headerLength: req.getHeader(INFERENCE_HEADER_CONTENT_LENGTH),
+      contentEncoding: req.getHeader('content-encoding'),
+      acceptEncoding: req.getHeader('accept-encoding'),
+    };
     readBody(ex.res, req, this.options.maxInputSize, (err, body) => {
       if (err) return ex.sendError(err, true);
       if (ex.aborted) return;
-      let request;
-      try {
-        request = decodeInferRequest(body!, model, version);
-      } catch (decodeError) {
-        return ex.sendError(decodeError);
-      }
-      request.cancellation = ex.clientCancellation;
-      this.dataPlane.infer(request).then(
-        (response) => ex.send(200, encodeInferResponse(response)),
-        (inferError) => ex.sendError(inferError),
-      );
+      this.inferBody(ex, model, version, body!, headers).catch((inferError) => ex.sendError(inferError));
     });
+  }
+
+  private async inferBody(
+    ex: Exchange,
+    model: string,
+    version: string | undefined,
+    raw: Uint8Array,
+    headers: { headerLength: string; contentEncoding: string; acceptEncoding: string },
+  ): Promise<void> {
+    const coding = requestCoding(headers.contentEncoding);
+    const bytes = await decodeBody(coding, raw, this.options.maxInputSize);
+    if (ex.aborted) return;
+    const request = decodeInferRequest({ bytes, headerLength: headers.headerLength, inflated: coding !== 'identity' }, model, version);
+    request.cancellation = ex.clientCancellation;
+    const response = await this.dataPlane.infer(request);
+    const encoded = encodeInferResponse(response, request);
+    const answerCoding = responseCoding(headers.acceptEncoding);
+    const replyHeaders: Array<[string, string]> = [];
+    if (encoded.headerLength !== undefined) replyHeaders.push(['Inference-Header-Content-Length', String(encoded.headerLength)]);
+    let body = encoded.body;
+    if (answerCoding !== 'identity') {
+      body = await encodeBody(answerCoding, typeof body === 'string' ? Buffer.from(body) : body);
+      replyHeaders.push(['Content-Encoding', answerCoding]);
+    }
+    const contentType = encoded.headerLength !== undefined ? 'application/octet-stream' : 'application/json';
+    ex.send(200, body, contentType, false, replyHeaders);
   }
 }

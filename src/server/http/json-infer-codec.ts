@@ -1,7 +1,8 @@
 /**
- * The KServe v2 JSON tensor format: request body → InferenceRequest, and
- * InferenceResponse → response body. Each value is checked once, while it is copied
- * into its typed array; every message names the input and the position.
+ * Tensor values in the KServe v2 JSON format: a `data` array (flat or nested) →
+ * tensor storage, and tensor storage → the text of a `data` array. Each value is
+ * checked once, while it is copied into its typed array; every message names the
+ * input and the position.
  */
 import {
   allocateTensorData,
@@ -11,13 +12,10 @@ import {
   fp16Bits,
   fp16Value,
   InferenceError,
-  isDatatype,
+  overflowsBf16,
+  overflowsFp16,
   type Datatype,
-  type InferenceRequest,
-  type InferenceResponse,
   type NumericArray,
-  type Parameters,
-  type RequestedOutput,
   type Tensor,
   type TensorData,
 } from '../../core/index.js';
@@ -26,36 +24,49 @@ const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
-const INTEGER_RANGE: Partial<Record<Datatype, [number, number]>> = {
+type IntegerDatatype = 'UINT8' | 'UINT16' | 'UINT32' | 'INT8' | 'INT16' | 'INT32';
+
+const INTEGER_RANGE: Record<IntegerDatatype, [number, number]> = {
   UINT8: [0, 0xff],
   UINT16: [0, 0xffff],
   UINT32: [0, 0xffffffff],
-  UINT64: [0, Number.MAX_SAFE_INTEGER],
   INT8: [-0x80, 0x7f],
   INT16: [-0x8000, 0x7fff],
   INT32: [-0x80000000, 0x7fffffff],
-  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const INT64_RANGE: Record<'INT64' | 'UINT64', [bigint, bigint]> = {
+  INT64: [-(2n ** 63n), 2n ** 63n - 1n],
+  UINT64: [0n, 2n ** 64n - 1n],
+};
 
-function parseParameters(value: unknown, where: string): Parameters | undefined {
-  if (value === undefined) return undefined;
-  if (!isObject(value)) throw invalid(`${where}: 'parameters' must be a JSON object`);
-  for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-      throw invalid(`${where}: parameter '${key}' must be a string, number or boolean`);
-    }
-  }
-  return value as Parameters;
+const FLOAT_MAX: Partial<Record<Datatype, { overflows(value: number): boolean; max: string }>> = {
+  FP16: { overflows: overflowsFp16, max: '65504' },
+  BF16: { overflows: overflowsBf16, max: '3.3895313892515355e38' },
+  FP32: { overflows: (value) => Number.isFinite(value) && !Number.isFinite(Math.fround(value)), max: '3.4028234663852886e38' },
+};
+
+/**
+ * The number tokens of this input's `data` exactly as the client wrote them; asked
+ * for only when a 64-bit integer is beyond what a double holds exactly.
+ */
+export type ExactNumberTokens = () => string[] | undefined;
+
+/** A value as an error message quotes it: its JSON, cut short when long. */
+function describe(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
 }
 
 /** Makes a checked setter that stores element i of a tensor. */
-function elementWriter(datatype: Datatype, data: TensorData, inputName: string): (value: unknown, index: number) => void {
+function elementWriter(
+  datatype: Datatype,
+  data: TensorData,
+  inputName: string,
+  exactTokens: ExactNumberTokens | undefined,
+): (value: unknown, index: number) => void {
   const fail = (value: unknown, index: number, expected: string) =>
-    invalid(`input '${inputName}': value ${JSON.stringify(value)} at position ${index} is not ${expected}`);
+    invalid(`input '${inputName}': value ${describe(value)} at position ${index} is not ${expected}`);
   const numeric = data as NumericArray;
   switch (datatype) {
     case 'BOOL':
@@ -63,18 +74,20 @@ function elementWriter(datatype: Datatype, data: TensorData, inputName: string):
         if (typeof value !== 'boolean') throw fail(value, i, 'a boolean (true or false) as BOOL requires');
         numeric[i] = value ? 1 : 0;
       };
-    case 'FP32':
     case 'FP64':
       return (value, i) => {
-        if (typeof value !== 'number') throw fail(value, i, `a number as ${datatype} requires`);
+        if (typeof value !== 'number') throw fail(value, i, 'a number as FP64 requires');
         numeric[i] = value;
       };
+    case 'FP32':
     case 'FP16':
     case 'BF16': {
-      const toBits = datatype === 'FP16' ? fp16Bits : bf16Bits;
+      const { overflows, max } = FLOAT_MAX[datatype]!;
+      const toStored = datatype === 'FP16' ? fp16Bits : datatype === 'BF16' ? bf16Bits : (v: number) => v;
       return (value, i) => {
         if (typeof value !== 'number') throw fail(value, i, `a number as ${datatype} requires`);
-        numeric[i] = toBits(value);
+        if (overflows(value)) throw fail(value, i, `within ±${max}, the finite range of ${datatype}`);
+        numeric[i] = toStored(value);
       };
     }
     case 'BYTES': {
@@ -84,25 +97,54 @@ function elementWriter(datatype: Datatype, data: TensorData, inputName: string):
         strings[i] = utf8Encoder.encode(value);
       };
     }
+    case 'INT64':
+    case 'UINT64': {
+      const [min, max] = INT64_RANGE[datatype];
+      const expected = `an integer in [${min}, ${max}] as ${datatype} requires`;
+      const big = data as BigInt64Array;
+      let tokens: string[] | undefined;
+      return (value, i) => {
+        if (typeof value !== 'number' || !Number.isInteger(value)) throw fail(value, i, expected);
+        if (Number.isSafeInteger(value)) {
+          if (value < 0 && min === 0n) throw fail(value, i, expected);
+          big[i] = BigInt(value);
+          return;
+        }
+        tokens ??= exactTokens?.();
+        const token = tokens?.[i];
+        // Only plain digits say exactly which integer was meant; 1e19 or 2.0e20 do not.
+        if (token === undefined || !/^-?\d+$/.test(token)) throw fail(value, i, expected);
+        const exact = BigInt(token);
+        if (exact < min || exact > max) throw invalid(`input '${inputName}': value ${token} at position ${i} is not ${expected}`);
+        big[i] = exact;
+      };
+    }
     default: {
-      const [min, max] = INTEGER_RANGE[datatype]!;
-      const big = datatype === 'INT64' || datatype === 'UINT64';
+      const [min, max] = INTEGER_RANGE[datatype];
       const expected = `an integer in [${min}, ${max}] as ${datatype} requires`;
       return (value, i) => {
         if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw fail(value, i, expected);
-        if (big) (numeric as BigInt64Array)[i] = BigInt(value);
-        else numeric[i] = value;
+        numeric[i] = value;
       };
     }
   }
 }
 
-/** Copies flat or nested `data` into storage; the count must equal the shape's. */
-function decodeData(name: string, datatype: Datatype, shape: number[], data: unknown): TensorData {
+/**
+ * Copies flat or nested `data` into fresh storage; the number of values must equal
+ * the shape's element count. `exactTokens` serves 64-bit integers beyond 2^53.
+ */
+export function decodeJsonData(
+  name: string,
+  datatype: Datatype,
+  shape: readonly number[],
+  data: unknown,
+  exactTokens?: ExactNumberTokens,
+): TensorData {
   if (!Array.isArray(data)) throw invalid(`input '${name}': 'data' must be an array`);
   const expected = elementCount(shape);
   const storage = allocateTensorData(datatype, expected);
-  const write = elementWriter(datatype, storage, name);
+  const write = elementWriter(datatype, storage, name, exactTokens);
   let count = 0;
   const visit = (values: unknown[]) => {
     for (const value of values) {
@@ -121,59 +163,12 @@ function decodeData(name: string, datatype: Datatype, shape: number[], data: unk
   return storage;
 }
 
-function decodeInput(value: unknown, index: number): Tensor {
-  const where = `inputs[${index}]`;
-  if (!isObject(value)) throw invalid(`${where} must be a JSON object`);
-  const { name, datatype, shape, data } = value;
-  if (typeof name !== 'string' || name === '') throw invalid(`${where}: 'name' must be a non-empty string`);
-  if (typeof datatype !== 'string') throw invalid(`input '${name}': 'datatype' must be a string`);
-  if (!isDatatype(datatype)) throw invalid(`input '${name}': unknown datatype '${datatype}'`);
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw invalid(`input '${name}': 'shape' must be an array of non-negative integers`);
-  }
-  const inputParameters = parseParameters(value.parameters, `input '${name}'`);
-  if (inputParameters && inputParameters['binary_data_size'] !== undefined) {
-    throw new InferenceError('UNSUPPORTED', `input '${name}': binary tensor data is not supported yet; send 'data' as JSON`);
-  }
-  if (data === undefined) throw invalid(`input '${name}': 'data' is missing`);
-  return { name, datatype, shape: shape as number[], data: decodeData(name, datatype, shape as number[], data) };
-}
-
-function decodeRequestedOutput(value: unknown, index: number): RequestedOutput {
-  if (!isObject(value)) throw invalid(`outputs[${index}] must be a JSON object`);
-  if (typeof value.name !== 'string' || value.name === '') throw invalid(`outputs[${index}]: 'name' must be a non-empty string`);
-  const parameters = parseParameters(value.parameters, `output '${value.name}'`);
-  if (parameters?.['binary_data'] === true) {
-    throw new InferenceError('UNSUPPORTED', `output '${value.name}': binary tensor data is not supported yet; omit 'binary_data'`);
-  }
-  return parameters ? { name: value.name, parameters } : { name: value.name };
-}
-
-/** Parses a `…/infer` body into a request for `model` (and `version` when the path names one). */
-export function decodeInferRequest(body: Uint8Array, model: string, version: string | undefined): InferenceRequest {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(utf8Decoder.decode(body));
-  } catch (err) {
-    throw invalid(`failed to parse the request JSON buffer: ${(err as Error).message}`);
-  }
-  if (!isObject(parsed)) throw invalid('the request body must be a JSON object');
-  if (parsed.id !== undefined && typeof parsed.id !== 'string') throw invalid(`'id' must be a string`);
-  if (!Array.isArray(parsed.inputs) || parsed.inputs.length === 0) throw invalid(`'inputs' must be a non-empty array`);
-  if (parsed.outputs !== undefined && !Array.isArray(parsed.outputs)) throw invalid(`'outputs' must be an array`);
-  const request: InferenceRequest = {
-    model,
-    version,
-    inputs: parsed.inputs.map(decodeInput),
-  };
-  if (parsed.id !== undefined) request.id = parsed.id;
-  if (parsed.outputs) request.outputs = parsed.outputs.map(decodeRequestedOutput);
-  const parameters = parseParameters(parsed.parameters, 'request');
-  if (parameters) request.parameters = parameters;
-  return request;
-}
-
-function jsonValues(tensor: Tensor): string {
+/**
+ * The JSON text of a tensor's `data` array. 64-bit integers are written with every
+ * digit (TypedArray join prints BigInts exactly); FP16 and BF16 as the numbers their
+ * bits hold; JSON has no NaN or Infinity, so those become null as JSON.stringify writes them.
+ */
+export function encodeJsonData(tensor: Tensor): string {
   const { data, datatype } = tensor;
   if (datatype === 'BYTES') return JSON.stringify((data as Uint8Array[]).map((bytes) => utf8Decoder.decode(bytes)));
   const numeric = data as NumericArray;
@@ -183,19 +178,6 @@ function jsonValues(tensor: Tensor): string {
     return JSON.stringify(Array.from(numeric as Uint16Array, toValue));
   }
   const text = (numeric as Float32Array).join(',');
-  // JSON has no NaN or Infinity; JSON.stringify writes them as null.
   if (text.includes('N') || text.includes('I')) return JSON.stringify(Array.from(numeric as Float32Array));
   return `[${text}]`;
-}
-
-export function encodeInferResponse(response: InferenceResponse): string {
-  let json = `{"model_name":${JSON.stringify(response.model)},"model_version":${JSON.stringify(response.version)}`;
-  if (response.id !== undefined) json += `,"id":${JSON.stringify(response.id)}`;
-  if (response.parameters) json += `,"parameters":${JSON.stringify(response.parameters)}`;
-  json += ',"outputs":[';
-  response.outputs.forEach((output, i) => {
-    if (i > 0) json += ',';
-    json += `{"name":${JSON.stringify(output.name)},"datatype":"${output.datatype}","shape":[${output.shape.join(',')}],"data":${jsonValues(output)}}`;
-  });
-  return json + ']}';
 }
