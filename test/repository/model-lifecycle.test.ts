@@ -3,15 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addModel, EXAMPLE_REPOSITORY, getJson, postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 import type { ServerOptions } from '../../src/server/index.js';
-
-const SIMPLE_CONFIG = (name = 'simple', extra = '') => `
-name: "${name}"
-platform: "onnxruntime_onnx"
-max_batch_size: 8
-input [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 16 ] }, { name: "INPUT1" data_type: TYPE_INT32 dims: [ 16 ] } ]
-output [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] }, { name: "OUTPUT1" data_type: TYPE_INT32 dims: [ 16 ] } ]
-${extra}
-`;
+import { simpleConfig, simpleRequest } from '../helpers/simple-model.js';
 
 const SIMPLE_JSON_CONFIG = (maxBatchSize: number, dims = 16) =>
   JSON.stringify({
@@ -22,9 +14,6 @@ const SIMPLE_JSON_CONFIG = (maxBatchSize: number, dims = 16) =>
     output: ['OUTPUT0', 'OUTPUT1'].map((name) => ({ name, data_type: 'TYPE_INT32', dims: [dims] })),
   });
 
-const simpleRequest = {
-  inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], data: new Array(16).fill(2) })),
-};
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -34,7 +23,7 @@ afterEach(async () => {
 async function serve(options: Partial<ServerOptions>): Promise<{ t: TestServer; root: string }> {
   const { root, cleanup } = scratchRepository();
   cleanups.push(cleanup);
-  addModel(root, 'simple', { from: 'simple', config: SIMPLE_CONFIG() });
+  addModel(root, 'simple', { from: 'simple', config: simpleConfig() });
   addModel(root, 'identity', { from: 'identity_fp32' });
   const t = await startTestServer({ modelRepositories: [root], ...options });
   cleanups.push(() => t.server.stop());
@@ -45,7 +34,7 @@ const index = async (t: TestServer, body: unknown = {}) => (await postJson(`${t.
 const load = (t: TestServer, name: string, parameters?: Record<string, unknown>) =>
   postJson(`${t.url}/v2/repository/models/${name}/load`, parameters ? { parameters } : {});
 const unload = (t: TestServer, name: string) => postJson(`${t.url}/v2/repository/models/${name}/unload`, {});
-const infer = (t: TestServer, name = 'simple') => postJson(`${t.url}/v2/models/${name}/infer`, simpleRequest);
+const infer = (t: TestServer, name = 'simple') => postJson(`${t.url}/v2/models/${name}/infer`, simpleRequest(1, 2));
 
 describe('model control mode none', () => {
   it('lists the repository but refuses load and unload', async () => {
@@ -141,7 +130,7 @@ describe('model control mode explicit', () => {
 
   it('a model that fails its first load in explicit mode does not make the server unready', async () => {
     const { t, root } = await serve({ modelControlMode: 'explicit', loadModels: ['simple'] });
-    addModel(root, 'broken', { from: 'simple', config: SIMPLE_CONFIG('broken').replace('dims: [ 16 ]', 'dims: [ 3 ]') });
+    addModel(root, 'broken', { from: 'simple', config: simpleConfig('broken').replace('dims: [ 16 ]', 'dims: [ 3 ]') });
     expect((await load(t, 'broken')).status).toBe(400);
     expect((await fetch(`${t.url}/v2/health/ready`)).status).toBe(200);
     expect((await getJson(`${t.url}/v2/models/broken/ready`)).status).toBe(400);
@@ -193,7 +182,7 @@ describe('model control mode poll', () => {
     const { t, root } = await serve({ modelControlMode: 'poll', repositoryPollSecs: 3600 });
     const poll = () => t.server.registry.poll();
 
-    writeFileSync(join(root, 'simple', 'config.pbtxt'), SIMPLE_CONFIG('simple', 'max_batch_size: 2').replace('max_batch_size: 8\n', ''));
+    writeFileSync(join(root, 'simple', 'config.pbtxt'), simpleConfig('simple', 'max_batch_size: 2').replace('max_batch_size: 8\n', ''));
     await poll();
     expect((await getJson(`${t.url}/v2/models/simple/config`)).json.max_batch_size).toBe(2);
 
@@ -203,7 +192,7 @@ describe('model control mode poll', () => {
     expect((await infer(t)).json.model_version).toBe('2');
     expect((await index(t)).filter((e: { name: string }) => e.name === 'simple').map((e: { version: string }) => e.version)).toEqual(['2']);
 
-    addModel(root, 'added', { from: 'simple', config: SIMPLE_CONFIG('added') });
+    addModel(root, 'added', { from: 'simple', config: simpleConfig('added') });
     rmSync(join(root, 'identity'), { recursive: true });
     await poll();
     expect((await infer(t, 'added')).status).toBe(200);
@@ -213,7 +202,7 @@ describe('model control mode poll', () => {
 
   it('polls on its own every --repository-poll-secs', async () => {
     const { t, root } = await serve({ modelControlMode: 'poll', repositoryPollSecs: 1 });
-    addModel(root, 'later', { from: 'simple', config: SIMPLE_CONFIG('later') });
+    addModel(root, 'later', { from: 'simple', config: simpleConfig('later') });
     const deadline = Date.now() + 5000;
     while ((await fetch(`${t.url}/v2/models/later/ready`)).status !== 200) {
       expect(Date.now()).toBeLessThan(deadline);

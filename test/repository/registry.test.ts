@@ -1,25 +1,10 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { addModel, getJson, postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 import { startServer } from '../../src/server/index.js';
-
-const SIMPLE_CONFIG = (extra = '') => `
-name: "simple"
-platform: "onnxruntime_onnx"
-max_batch_size: 8
-input [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 16 ] }, { name: "INPUT1" data_type: TYPE_INT32 dims: [ 16 ] } ]
-output [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] }, { name: "OUTPUT1" data_type: TYPE_INT32 dims: [ 16 ] } ]
-${extra}
-`;
-
-const simpleRequest = (rows = 1) => ({
-  inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [rows, 16], data: new Array(16 * rows).fill(1) })),
-});
+import { simpleConfig, simpleRequest } from '../helpers/simple-model.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -41,7 +26,7 @@ describe('repository layout', () => {
   it('serves models from several repositories, and refuses a name found in two of them', async () => {
     const a = repo();
     const b = repo();
-    addModel(a, 'simple', { from: 'simple', config: SIMPLE_CONFIG() });
+    addModel(a, 'simple', { from: 'simple', config: simpleConfig() });
     addModel(b, 'identity', { from: 'identity_fp32' });
     addModel(a, 'twice', { from: 'identity_fp32' });
     addModel(b, 'twice', { from: 'identity_fp32' });
@@ -59,8 +44,8 @@ describe('repository layout', () => {
 
   it('honours default_model_filename and reports a missing model file', async () => {
     const r = repo();
-    addModel(r, 'simple', { from: 'simple', config: SIMPLE_CONFIG('default_model_filename: "net.onnx"'), fileName: 'net.onnx' });
-    addModel(r, 'lost', { from: 'simple', config: SIMPLE_CONFIG('default_model_filename: "other.onnx"').replace('"simple"', '"lost"') });
+    addModel(r, 'simple', { from: 'simple', config: simpleConfig('simple', 'default_model_filename: "net.onnx"'), fileName: 'net.onnx' });
+    addModel(r, 'lost', { from: 'simple', config: simpleConfig('simple', 'default_model_filename: "other.onnx"').replace('"simple"', '"lost"') });
     const t = await serve({ modelRepositories: [r] });
     expect((await postJson(`${t.url}/v2/models/simple/infer`, simpleRequest())).status).toBe(200);
     expect(stateOf(t, 'lost')[0].reason).toMatch(/^model file '.*lost\/1\/other\.onnx' not found$/);
@@ -70,7 +55,7 @@ describe('repository layout', () => {
 describe('version policy', () => {
   it('serves the latest version by default and routes unversioned requests to the highest ready one', async () => {
     const r = repo();
-    addModel(r, 'simple', { from: 'simple', config: SIMPLE_CONFIG(), versions: [1, 2, 3] });
+    addModel(r, 'simple', { from: 'simple', config: simpleConfig(), versions: [1, 2, 3] });
     const t = await serve({ modelRepositories: [r] });
     expect(stateOf(t, 'simple').map((e) => e.version)).toEqual(['3']);
     const res = await postJson(`${t.url}/v2/models/simple/infer`, simpleRequest());
@@ -86,7 +71,7 @@ describe('version policy', () => {
     ['specific { versions: [ 1, 3 ] }', ['1', '3']],
   ])('version_policy: { %s }', async (policy, expected) => {
     const r = repo();
-    addModel(r, 'simple', { from: 'simple', config: SIMPLE_CONFIG(`version_policy: { ${policy} }`), versions: [1, 2, 3] });
+    addModel(r, 'simple', { from: 'simple', config: simpleConfig('simple', `version_policy: { ${policy} }`), versions: [1, 2, 3] });
     const t = await serve({ modelRepositories: [r] });
     expect(stateOf(t, 'simple').map((e) => e.version).sort()).toEqual(expected);
     for (const v of expected) {
@@ -129,7 +114,7 @@ describe('auto-complete and validation against the model file', () => {
   it('with --strict-model-config, a model without config.pbtxt is UNAVAILABLE', async () => {
     const r = repo();
     addModel(r, 'bare', { from: 'simple' });
-    addModel(r, 'simple', { from: 'simple', config: SIMPLE_CONFIG() });
+    addModel(r, 'simple', { from: 'simple', config: simpleConfig() });
     const t = await serve({ modelRepositories: [r], strictModelConfig: true });
     expect(stateOf(t, 'bare')[0].reason).toMatch(/config\.pbtxt not found, and --strict-model-config=true requires one$/);
     expect((await postJson(`${t.url}/v2/models/simple/infer`, simpleRequest())).status).toBe(200);
@@ -137,16 +122,16 @@ describe('auto-complete and validation against the model file', () => {
 
   it('marks each misconfigured model UNAVAILABLE with its reason while the others load', async () => {
     const r = repo();
-    addModel(r, 'simple', { from: 'simple', config: SIMPLE_CONFIG() });
+    addModel(r, 'simple', { from: 'simple', config: simpleConfig() });
     const broken: Record<string, [string, RegExp]> = {
-      wrong_name: [SIMPLE_CONFIG().replace('"INPUT1"', '"INPUTX"'), /unexpected inference input 'INPUTX', allowed inputs are: INPUT0, INPUT1/],
-      wrong_type: [SIMPLE_CONFIG().replace('TYPE_INT32', 'TYPE_FP32'), /unexpected datatype TYPE_FP32 for input 'INPUT0', the model file has TYPE_INT32/],
-      wrong_dims: [SIMPLE_CONFIG().replace('dims: [ 16 ]', 'dims: [ 8 ]'), /input 'INPUT0' has shape \[-1,16\] in the model file but the configuration gives \[-1,8\]/],
-      no_batch: [SIMPLE_CONFIG().replace('max_batch_size: 8', 'max_batch_size: 0'), /input 'INPUT0' has shape \[-1,16\] in the model file but the configuration gives \[16\]/],
-      bad_syntax: [SIMPLE_CONFIG().replace('max_batch_size: 8', 'max_batch: 8'), /config\.pbtxt:4:1: unknown field 'max_batch' in message ModelConfig/],
-      bad_enum: [SIMPLE_CONFIG().replace('TYPE_INT32', 'TYPE_INT33'), /config\.pbtxt:5:.*TYPE_INT33/],
-      gpu: [SIMPLE_CONFIG('instance_group [ { kind: KIND_GPU } ]'), /asks for KIND_GPU but no GPU is available/],
-      mismatched: [SIMPLE_CONFIG().replace('"simple"', '"other"'), /name 'other' does not match the model folder 'mismatched'/],
+      wrong_name: [simpleConfig().replace('"INPUT1"', '"INPUTX"'), /unexpected inference input 'INPUTX', allowed inputs are: INPUT0, INPUT1/],
+      wrong_type: [simpleConfig().replace('TYPE_INT32', 'TYPE_FP32'), /unexpected datatype TYPE_FP32 for input 'INPUT0', the model file has TYPE_INT32/],
+      wrong_dims: [simpleConfig().replace('dims: [ 16 ]', 'dims: [ 8 ]'), /input 'INPUT0' has shape \[-1,16\] in the model file but the configuration gives \[-1,8\]/],
+      no_batch: [simpleConfig().replace('max_batch_size: 8', 'max_batch_size: 0'), /input 'INPUT0' has shape \[-1,16\] in the model file but the configuration gives \[16\]/],
+      bad_syntax: [simpleConfig().replace('max_batch_size: 8', 'max_batch: 8'), /config\.pbtxt:4:1: unknown field 'max_batch' in message ModelConfig/],
+      bad_enum: [simpleConfig().replace('TYPE_INT32', 'TYPE_INT33'), /config\.pbtxt:5:.*TYPE_INT33/],
+      gpu: [simpleConfig('simple', 'instance_group [ { kind: KIND_GPU } ]'), /asks for KIND_GPU but no GPU is available/],
+      mismatched: [simpleConfig().replace('"simple"', '"other"'), /name 'other' does not match the model folder 'mismatched'/],
     };
     for (const [name, [config]] of Object.entries(broken)) {
       addModel(r, name, { from: 'simple', config: config.replace('name: "simple"', `name: "${name}"`) });
@@ -167,7 +152,7 @@ describe('auto-complete and validation against the model file', () => {
 describe('readiness and start-up', () => {
   it('reports the server not ready under strict readiness when a model failed, and ready without it', async () => {
     const r = repo();
-    addModel(r, 'simple', { from: 'simple', config: SIMPLE_CONFIG() });
+    addModel(r, 'simple', { from: 'simple', config: simpleConfig() });
     addModel(r, 'broken', { from: 'simple', config: 'max_batch: 1' });
     const strict = await serve({ modelRepositories: [r] });
     expect((await fetch(`${strict.url}/v2/health/ready`)).status).toBe(400);
@@ -178,7 +163,7 @@ describe('readiness and start-up', () => {
 
   it('with --exit-on-error, start-up fails naming every model that failed', async () => {
     const r = repo();
-    addModel(r, 'simple', { from: 'simple', config: SIMPLE_CONFIG() });
+    addModel(r, 'simple', { from: 'simple', config: simpleConfig() });
     addModel(r, 'broken', { from: 'simple', config: 'max_batch: 1' });
     await expect(startServer({ modelRepositories: [r], httpPort: 0, httpAddress: '127.0.0.1', exitOnError: true })).rejects.toThrow(
       /failed to load 1 model\(s\) \(--exit-on-error=true\):\n {2}broken: .*unknown field 'max_batch'/,
