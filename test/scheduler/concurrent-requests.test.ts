@@ -19,6 +19,11 @@ beforeAll(async () => {
     from: 'add_sub',
     config: `${config.replace('count: 1', 'count: 2')}\ndynamic_batching { preferred_batch_size: [ 16, 64 ] max_queue_delay_microseconds: 2000 }\n`,
   });
+  const bytesConfig = readFileSync(join(EXAMPLE_REPOSITORY, 'identity_bytes', 'config.pbtxt'), 'utf8');
+  addModel(repo.root, 'identity_bytes', {
+    from: 'identity_bytes',
+    config: `${bytesConfig}\ndynamic_batching { max_queue_delay_microseconds: 2000 }\n`,
+  });
   t = await startTestServer({ modelRepositories: [repo.root], exitOnError: true });
 });
 afterAll(async () => {
@@ -51,4 +56,21 @@ it(`answers ${REQUESTS} concurrent requests, each with the rows of its own input
   // Requests were batched: far fewer executions than requests, and some of them large.
   expect(stats.executionCount).toBeLessThan(REQUESTS / 2);
   expect(Math.max(...stats.batchStatistics().map((b) => b.batchSize))).toBeGreaterThan(8);
+  // The client shares the test process and its two cores with the server: generous on a loaded machine.
+}, 120_000);
+
+it('batches BYTES requests and gives each its own strings back', async () => {
+  const answers = Array.from({ length: 300 }, async (_, k) => {
+    const rows = (k % 3) + 1;
+    const strings = Array.from({ length: rows * 3 }, (_, i) => `request ${k} element ${i}${'é'.repeat(i % 4)}`);
+    const { status, json } = await postJson(`${t.url}/v2/models/identity_bytes/infer`, {
+      inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [rows, 3], data: strings }],
+    });
+    expect(status).toBe(200);
+    expect(json.outputs[0]).toEqual({ name: 'OUTPUT0', datatype: 'BYTES', shape: [rows, 3], data: strings });
+  });
+  await Promise.all(answers);
+  const stats = t.server.registry.resolve('identity_bytes').statistics;
+  expect(stats.success.count).toBe(300);
+  expect(stats.executionCount).toBeLessThan(300);
 });

@@ -14,7 +14,7 @@ import { postJson, scratchRepository, startTestServer, type TestServer } from '.
 const ONE_INSTANCE = 'instance_group [{ count: 1, kind: KIND_CPU }]';
 const MODELS: Record<string, string> = {
   preferred: `${ONE_INSTANCE}\ndynamic_batching { preferred_batch_size: [ 2, 4 ] max_queue_delay_microseconds: 30000000 }`,
-  delay: `${ONE_INSTANCE}\ndynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 500000 }`,
+  delay: `${ONE_INSTANCE}\ndynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 1000000 }`,
   greedy: `${ONE_INSTANCE}\ndynamic_batching { }`,
   ordered: 'instance_group [{ count: 2, kind: KIND_CPU }]\ndynamic_batching { preserve_ordering: true }',
   unordered: 'instance_group [{ count: 2, kind: KIND_CPU }]\ndynamic_batching { }',
@@ -22,7 +22,7 @@ const MODELS: Record<string, string> = {
   reject: `${ONE_INSTANCE}
 dynamic_batching {
   preferred_batch_size: [ 1 ]
-  default_queue_policy { timeout_action: REJECT default_timeout_microseconds: 400000 allow_timeout_override: true }
+  default_queue_policy { timeout_action: REJECT default_timeout_microseconds: 1000000 allow_timeout_override: true }
 }`,
   delayed: `${ONE_INSTANCE}
 dynamic_batching {
@@ -106,14 +106,14 @@ describe('batch formation', () => {
     const two = await Promise.all([send('delay', [1]), send('delay', [2])]);
     const waited = performance.now() - start;
     expect(two.map((a) => a.batchRows)).toEqual([2, 2]);
-    expect(waited).toBeGreaterThanOrEqual(500);
-    expect(waited).toBeLessThan(3000);
+    expect(waited).toBeGreaterThanOrEqual(1000);
+    expect(waited).toBeLessThan(5000);
 
     const fullStart = performance.now();
     const four = await Promise.all(ints(4, 10).map((k) => send('delay', [k])));
     expect(four.map((a) => a.batchRows)).toEqual([4, 4, 4, 4]);
     expect(four.map((a) => a.output)).toEqual([[10], [11], [12], [13]]);
-    expect(performance.now() - fullStart).toBeLessThan(500);
+    expect(performance.now() - fullStart).toBeLessThan(1000);
   });
 
   it('never exceeds max_batch_size and never splits a request of several rows', async () => {
@@ -160,7 +160,7 @@ describe('batch formation', () => {
         order.push(value);
         return response;
       };
-      const slow = scheduler(model).enqueue(request(model, 1, 300)).then(answered(1));
+      const slow = scheduler(model).enqueue(request(model, 1, 800)).then(answered(1));
       const fast = scheduler(model).enqueue(request(model, 2, 0)).then(answered(2));
       const [a, b] = await Promise.all([slow, fast]);
       expect(order, model).toEqual(expected);
@@ -225,11 +225,11 @@ describe('priorities and queue policies', () => {
     }
     expect(shorter.error).toContain('timeout of 50000 microseconds');
     expect(shorter.waited).toBeGreaterThanOrEqual(50);
-    expect(shorter.waited).toBeLessThan(400);
+    expect(shorter.waited).toBeLessThan(1000);
     for (const atDefault of [byDefault, longer]) {
-      expect(atDefault.error).toContain('timeout of 400000 microseconds');
-      expect(atDefault.waited).toBeGreaterThanOrEqual(400);
-      expect(atDefault.waited).toBeLessThan(2000);
+      expect(atDefault.error).toContain('timeout of 1000000 microseconds');
+      expect(atDefault.waited).toBeGreaterThanOrEqual(1000);
+      expect(atDefault.waited).toBeLessThan(5000);
     }
     expect(pending(t.server, 'reject')).toBe(1);
     gate.open();

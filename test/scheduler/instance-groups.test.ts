@@ -87,9 +87,13 @@ describe('instance groups', () => {
       ['solo', 1, 'KIND_CPU'],
       ['groups_1', 2, 'KIND_CPU'],
     ]);
+    // One at a time, each holding its instance, so that the next finds only the others idle.
     const gates = [0, 1, 2].map(() => new Gate(repo.root));
-    const answers = gates.map((gate, k) => record(t.url, 'groups', [k], 1, { gate: gate.path }));
-    await Promise.all(gates.map((gate) => gate.started()));
+    const answers = [];
+    for (const [k, gate] of gates.entries()) {
+      answers.push(record(t.url, 'groups', [k], 1, { gate: gate.path }));
+      await gate.started();
+    }
     for (const gate of gates) gate.open();
     const done = await Promise.all(answers);
     expect(done.map((a) => a.instance).sort()).toEqual(['groups_1_0', 'groups_1_1', 'solo_0']);
