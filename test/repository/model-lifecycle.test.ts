@@ -203,7 +203,7 @@ describe('model control mode poll', () => {
   it('polls on its own every --repository-poll-secs', async () => {
     const { t, root } = await serve({ modelControlMode: 'poll', repositoryPollSecs: 1 });
     addModel(root, 'later', { from: 'simple', config: simpleConfig('later') });
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 20_000;
     while ((await fetch(`${t.url}/v2/models/later/ready`)).status !== 200) {
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 100));
