@@ -14,7 +14,7 @@ import type { ChannelFactory, InferChannel, RequestOutcome } from './infer-chann
 const OPEN_BRACE = 0x7b;
 
 /** The error text of a failed answer: the server's `error` field when it sent one. */
-export function httpErrorText(response: HttpResponse): string {
+function httpErrorText(response: HttpResponse): string {
   const text = response.body.toString('utf8');
   try {
     const error = (JSON.parse(text) as { error?: unknown }).error;

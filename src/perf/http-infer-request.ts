@@ -14,7 +14,7 @@ export interface HttpRequestTarget {
   headers: readonly string[];
 }
 
-export function inferRequestBody(request: PlannedRequest): string {
+function inferRequestBody(request: PlannedRequest): string {
   return JSON.stringify({
     inputs: request.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.values })),
   });

@@ -27,28 +27,34 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** The server broke HTTP/1.1: the connection cannot be trusted any more. */
 const protocolError = (message: string) => new InferenceError('INTERNAL', `invalid HTTP response: ${message}`);
 
+/** The value of header `name` (lower case) in a lower-cased head, or undefined. */
+function headerValue(head: string, name: string): string | undefined {
+  const at = head.indexOf(`\r\n${name}:`);
+  if (at < 0) return undefined;
+  const from = at + name.length + 3;
+  const to = head.indexOf('\r\n', from);
+  return head.slice(from, to < 0 ? head.length : to).trim();
+}
+
+// Runs once per response: lower-casing the head once and looking up the three
+// headers that matter costs less than splitting it into lines.
 function parseHead(text: string): Head {
-  const lines = text.split('\r\n');
-  const statusLine = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]);
-  if (!statusLine) throw protocolError(`malformed status line '${lines[0].slice(0, 80)}'`);
-  const head: Head = { status: Number(statusLine[2]), contentLength: -1, chunked: false, close: statusLine[1] === '0' };
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim().toLowerCase();
-    if (name === 'content-length') head.contentLength = Number(value);
-    else if (name === 'transfer-encoding') head.chunked = value.split(',').some((v) => v.trim() === 'chunked');
-    else if (name === 'connection') {
-      if (value.includes('close')) head.close = true;
-      else if (value.includes('keep-alive')) head.close = false;
-    }
-  }
-  if (!head.chunked && head.contentLength !== -1 && !(Number.isInteger(head.contentLength) && head.contentLength >= 0)) {
+  const statusLine = /^HTTP\/1\.([01]) (\d{3})/.exec(text);
+  if (!statusLine) throw protocolError(`malformed status line '${text.split('\r\n')[0].slice(0, 80)}'`);
+  const head = text.toLowerCase();
+  const length = headerValue(head, 'content-length');
+  const encoding = headerValue(head, 'transfer-encoding');
+  const connection = headerValue(head, 'connection');
+  const parsed: Head = {
+    status: Number(statusLine[2]),
+    contentLength: length === undefined ? -1 : Number(length),
+    chunked: encoding !== undefined && encoding.split(',').some((v) => v.trim() === 'chunked'),
+    close: connection?.includes('close') || (statusLine[1] === '0' && !connection?.includes('keep-alive')),
+  };
+  if (!parsed.chunked && length !== undefined && !(/^\d+$/.test(length) && Number.isSafeInteger(parsed.contentLength))) {
     throw protocolError('malformed Content-Length');
   }
-  return head;
+  return parsed;
 }
 
 export class HttpResponseParser {
@@ -89,11 +95,6 @@ export class HttpResponseParser {
   end(): HttpResponse | undefined {
     if (!this.head || this.head.chunked || this.head.contentLength >= 0) return undefined;
     return this.complete({ ...this.head, close: true }, this.buffer!.subarray(this.bodyStart));
-  }
-
-  /** Mid-response: a close now loses the answer. */
-  get busy(): boolean {
-    return this.buffer !== undefined;
   }
 
   reset(): void {

@@ -34,10 +34,6 @@ export class LatencyHistogram {
     this.histogram.add(other.histogram);
   }
 
-  get count(): number {
-    return this.histogram.totalCount;
-  }
-
   get meanUs(): number {
     return this.histogram.totalCount > 0 ? this.histogram.mean : 0;
   }

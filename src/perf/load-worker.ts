@@ -48,6 +48,7 @@ try {
           recorder.restart(undefined, true);
           break;
         case 'collect': {
+          rate?.catchUp();
           const window = recorder.take();
           post({ type: 'window', window }, [window.latenciesUs.buffer as ArrayBuffer]);
           break;

@@ -66,10 +66,6 @@ export class LoadWorkers {
     return new LoadWorkers(workers);
   }
 
-  get count(): number {
-    return this.workers.length;
-  }
-
   /** `concurrency` requests in flight in all, split as evenly as possible. */
   setConcurrency(concurrency: number): void {
     const n = this.workers.length;

@@ -23,8 +23,11 @@ export interface LevelResult {
   /** The measured figures below cover the last `mergedWindows` windows. */
   mergedWindows: number;
   durationS: number;
+  /** Successful requests in the merged windows. */
   requestCount: number;
+  /** Failed requests at this level, in every window measured (not only the merged ones). */
   errorCount: number;
+  /** The distinct failures, most frequent first. */
   errors: Array<{ message: string; count: number }>;
   /** Inferences per second: successful requests per second × batch size. */
   throughput: number;

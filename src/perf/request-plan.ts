@@ -19,7 +19,7 @@ export type PlannedRequest = PlannedTensor[];
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
-export function checkBatchSize(info: ModelInfo, batchSize: number): void {
+function checkBatchSize(info: ModelInfo, batchSize: number): void {
   if (info.maxBatchSize === 0 && batchSize > 1) {
     throw invalid(`model '${info.name}' does not batch (max_batch_size 0), so -b ${batchSize} is impossible; use -b 1`);
   }

@@ -57,6 +57,15 @@ export class RequestRateLoad {
     this.schedule();
   }
 
+  /**
+   * Sends what is due now. Called before a window ends: a worker that the OS kept
+   * off the CPU past its timer would otherwise count the requests due in this
+   * window in the next one.
+   */
+  catchUp(): void {
+    if (!this.stopped) this.tick();
+  }
+
   async stop(timeoutMs: number): Promise<number> {
     this.stopped = true;
     clearTimeout(this.timer);

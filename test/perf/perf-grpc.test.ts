@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 function options(partial: Partial<PerfOptions> & Pick<PerfOptions, 'model'>): PerfOptions {
-  return perfOptions({ url: server.grpcTarget, protocol: 'grpc', measurementIntervalMs: 300, stabilityFraction: 100, maxTrials: 4, ...partial });
+  return perfOptions({ url: server.grpcTarget, protocol: 'grpc', measurementIntervalMs: 500, stabilityFraction: 100, maxTrials: 4, ...partial });
 }
 
 describe('nereid perf over gRPC', () => {
@@ -46,8 +46,9 @@ describe('nereid perf over gRPC', () => {
       const [level] = result.levels;
       expect(level.requestCount).toBeGreaterThan(10);
       const inFlight = level.requestsPerSecond * (level.latencyUs.avg / 1e6);
-      expect(inFlight).toBeGreaterThan(2 * 0.8);
-      expect(inFlight).toBeLessThan(2 * 1.05);
+      // A missing slot would halve it; edge effects of short windows stay well within 30 %.
+      expect(inFlight, JSON.stringify(level)).toBeGreaterThan(2 * 0.7);
+      expect(inFlight, JSON.stringify(level)).toBeLessThan(2 * 1.05);
     }
   });
 
