@@ -5,7 +5,9 @@
  */
 import autocannon from 'autocannon';
 
-const [url, connections, seconds, method, body, contentType] = process.argv.slice(2);
+const [url, connections, seconds, method, bodyArg, contentType, headersJson] = process.argv.slice(2);
+const body = bodyArg.startsWith('base64:') ? Buffer.from(bodyArg.slice(7), 'base64') : bodyArg;
+const extraHeaders = JSON.parse(headersJson || '{}') as Record<string, string>;
 
 const cpuBefore = process.cpuUsage();
 const result = await autocannon({
@@ -14,7 +16,7 @@ const result = await autocannon({
   duration: Number(seconds),
   method: method as 'POST',
   body: body || undefined,
-  headers: contentType ? { 'content-type': contentType } : {},
+  headers: { ...(contentType ? { 'content-type': contentType } : {}), ...extraHeaders },
 });
 const cpu = process.cpuUsage(cpuBefore);
 const elapsedS = Number(seconds);

@@ -6,8 +6,9 @@
  *   2. naive: node:http, JSON, one session.run per request on the main thread;
  *   3. Nereid without dynamic batching (the committed mlp config);
  *   4. Nereid with dynamic batching (preferred sizes and a small delay).
- * Requests are one row each, JSON bodies (Nereid has no binary tensor data yet); the
- * load generator (autocannon) runs in its own process and reports its CPU use.
+ * Requests are one row each: binary tensor data to Nereid (inputs and outputs), JSON to
+ * the naive server, whose point is to do the obvious thing. The load generator
+ * (autocannon) runs in its own process and reports its CPU use.
  *
  *   npx tsx bench/batching.ts [--seconds 5]
  */
@@ -39,7 +40,18 @@ const sessionOptions: ort.InferenceSession.SessionOptions = {
 };
 
 const row = Array.from({ length: 256 }, (_, i) => Math.sin(i * 0.37));
-const body = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 256], data: row }] });
+const jsonBody = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 256], data: row }] });
+
+/** Triton's binary tensor data: a JSON header, then the raw little-endian bytes. */
+function binaryRequest(): { body: Buffer; headers: Record<string, string> } {
+  const raw = Buffer.from(Float32Array.from(row).buffer);
+  const header = JSON.stringify({
+    inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 256], parameters: { binary_data_size: raw.length } }],
+    outputs: [{ name: 'OUTPUT0', parameters: { binary_data: true } }],
+  });
+  return { body: Buffer.concat([Buffer.from(header), raw]), headers: { 'inference-header-content-length': String(Buffer.byteLength(header)) } };
+}
+const binary = binaryRequest();
 
 /** Rows per second of back-to-back session.run calls on batches of `rows`, and each call's latency. */
 async function ceiling(session: ort.InferenceSession, rows: number): Promise<{ rowsPerSecond: number; p50Ms: number; p99Ms: number }> {
@@ -85,8 +97,15 @@ async function naiveServer(session: ort.InferenceSession): Promise<{ server: Ser
   return { server, url: `http://127.0.0.1:${port}/v2/models/mlp/infer` };
 }
 
-async function warmUp(url: string): Promise<void> {
-  const response = await fetch(url, { method: 'POST', body });
+interface Target {
+  url: string;
+  body: string | Buffer;
+  contentType: string;
+  headers?: Record<string, string>;
+}
+
+async function warmUp({ url, body, headers }: Target): Promise<void> {
+  const response = await fetch(url, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers });
   if (response.status !== 200) throw new Error(`warm-up request to ${url} failed: ${await response.text()}`);
 }
 
@@ -110,15 +129,16 @@ cpSync(MLP, join(repo, 'mlp_batched'), { recursive: true });
 writeFileSync(join(repo, 'mlp_batched', 'config.pbtxt'), `${plainConfig.replace('name: "mlp"', 'name: "mlp_batched"')}${BATCHING}\n`);
 const server = await startServer({ modelRepositories: [repo], httpAddress: '127.0.0.1', httpPort: 0, allowGrpc: false });
 const base = `http://127.0.0.1:${server.httpPort}/v2/models`;
-const urls = [naive.url, `${base}/mlp/infer`, `${base}/mlp_batched/infer`];
-for (const url of urls) await warmUp(url);
+const nereid = (model: string): Target => ({ url: `${base}/${model}/infer`, body: binary.body, contentType: 'application/octet-stream', headers: binary.headers });
+const targets: Target[] = [{ url: naive.url, body: jsonBody, contentType: 'application/json' }, nereid('mlp'), nereid('mlp_batched')];
+for (const target of targets) await warmUp(target);
 
 // The three servers take turns at each concurrency, so that the figures of one row are
 // measured close together in time, whatever else the machine is doing.
 const results: LoadResult[][] = [];
 for (const connections of CONCURRENCY) {
   const row: LoadResult[] = [];
-  for (const url of urls) row.push(await runLoad({ url, connections, seconds, body }));
+  for (const target of targets) row.push(await runLoad({ ...target, connections, seconds }));
   results.push(row);
 }
 const statistics = server.registry.resolve('mlp_batched').statistics;
@@ -129,7 +149,9 @@ const ceilingAfter = await bestCeiling(session);
 await session.release();
 const best = ceilingAfter.rowsPerSecond > ceilingBefore.rowsPerSecond ? ceilingAfter : ceilingBefore;
 
-console.log(`batching: mlp, one row per request, JSON bodies, ${seconds}s per point, ${threads} intra-op thread(s) per instance`);
+console.log(
+  `batching: mlp, one row per request (Nereid: binary tensor data; naive: JSON), ${seconds}s per point, ${threads} intra-op thread(s) per instance`,
+);
 console.log(
   `ceiling: session.run on batches of ${best.rows}: ${best.rowsPerSecond.toFixed(0)} inferences/s ` +
     `(p50 ${best.p50Ms.toFixed(2)} ms, p99 ${best.p99Ms.toFixed(2)} ms per batch; ` +

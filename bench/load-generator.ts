@@ -14,8 +14,10 @@ export interface LoadOptions {
   connections: number;
   seconds: number;
   method?: 'GET' | 'POST';
-  body?: string;
+  /** A Buffer for binary bodies (binary tensor data). */
+  body?: string | Buffer;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 const CHILD = fileURLToPath(new URL('./autocannon-child.ts', import.meta.url));
@@ -30,8 +32,10 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     String(options.connections),
     String(options.seconds),
     options.method ?? 'POST',
-    options.body ?? '',
+    // argv carries text only: a binary body travels base64-encoded.
+    Buffer.isBuffer(options.body) ? `base64:${options.body.toString('base64')}` : (options.body ?? ''),
     options.contentType ?? 'application/json',
+    JSON.stringify(options.headers ?? {}),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
