@@ -3,3 +3,4 @@ export { ModelVersion, type InstanceRestartPolicy, type ModelState } from './mod
 export type { ModelConfig, ModelInput, ModelOutput } from './model-config.js';
 export { encodeModelConfig } from './model-config.js';
 export { defaultIntraOpThreads } from './instance-groups.js';
+export type { OutputLabels } from './output-labels.js';

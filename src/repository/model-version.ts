@@ -9,6 +9,7 @@ import { normalizeDynamicBatching } from './dynamic-batching.js';
 import { defaultIntraOpThreads, instanceNames, normalizeInstanceGroups } from './instance-groups.js';
 import type { ModelConfig } from './model-config.js';
 import { warmUp } from './model-warmup.js';
+import { loadOutputLabels, type OutputLabels } from './output-labels.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING';
 
@@ -56,6 +57,8 @@ export class ModelVersion {
   reason = '';
   config: ModelConfig;
   signature: ModelSignature | undefined;
+  /** Classification labels by output name, read from each output's label_filename at load. */
+  labels: OutputLabels = new Map();
   /** Counts and durations of this version's requests and executions, kept across its whole life. */
   readonly statistics = new ModelStatistics();
   private scheduler: ModelScheduler | undefined;
@@ -111,6 +114,7 @@ export class ModelVersion {
       let config = options.config;
       if (!options.strictModelConfig) config = autoCompleteConfig(config, first.signature, this.modelName);
       validateAgainstModel(config, first.signature, this.modelName);
+      const labels = loadOutputLabels(options.modelDir, config);
       config = normalizeDynamicBatching({ ...config, instance_group: groups });
       const rest = await Promise.allSettled(names.slice(1).map(load));
       for (const result of rest) if (result.status === 'fulfilled') instances.push(result.value);
@@ -130,6 +134,7 @@ export class ModelVersion {
       };
 
       this.config = config;
+      this.labels = labels;
       this.signature = first.signature;
       // Without batching an instance may hold several executions, so that its worker never
       // waits on the main thread; a batcher gives an instance its next batch only when it is

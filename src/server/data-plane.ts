@@ -4,9 +4,11 @@
  */
 import { datatypeFromConfig, InferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
 import type { IndexEntry, ModelConfig, ModelRegistry } from '../repository/index.js';
+import { OutputDelivery } from './output-delivery.js';
+import { SharedMemoryManager } from './shared-memory/index.js';
 
 /** The Triton extensions this server actually implements. */
-export const EXTENSIONS = ['model_configuration', 'binary_tensor_data'] as const;
+export const EXTENSIONS = ['model_configuration', 'binary_tensor_data', 'classification', 'system_shared_memory'] as const;
 
 export interface TensorMetadata {
   name: string;
@@ -43,6 +45,8 @@ function tensorMetadata(config: ModelConfig, tensors: ModelConfig['input'] | Mod
 }
 
 export class DataPlane {
+  /** The system shared-memory regions clients registered (both frontends share them, as in Triton). */
+  readonly sharedMemory = new SharedMemoryManager();
   /** False once the server starts shutting down: readiness fails so that load balancers move away. */
   accepting = true;
   /** When the last inference request arrived (performance.now()), to tell when traffic has stopped. */
@@ -110,7 +114,10 @@ export class DataPlane {
   infer(request: InferenceRequest): Promise<InferenceResponse> {
     this.lastInferenceAt = performance.now();
     try {
-      return this.registry.resolve(request.model, request.version).requestScheduler.enqueue(request);
+      const model = this.registry.resolve(request.model, request.version);
+      const delivery = OutputDelivery.prepare(request, model.config, model.labels, this.sharedMemory);
+      const answer = model.requestScheduler.enqueue(request);
+      return delivery ? answer.then((response) => delivery.apply(response)) : answer;
     } catch (err) {
       return Promise.reject(err);
     }

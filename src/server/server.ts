@@ -147,7 +147,9 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     while (performance.now() < deadline && performance.now() - dataPlane.lastInferenceAt < options.drainQuietMs) {
       await sleep(Math.min(50, options.drainQuietMs));
     }
-    const drained = Promise.all([http?.close(), grpcFrontend?.close()]).then(() => registry.unloadAll());
+    const drained = Promise.all([http?.close(), grpcFrontend?.close()])
+      .then(() => registry.unloadAll())
+      .then(() => dataPlane.sharedMemory.unregisterAll());
     const timedOut = await Promise.race([drained.then(() => false), sleep(Math.max(0, deadline - performance.now()), undefined, { ref: false }).then(() => true)]);
     if (timedOut) throw new Error(`requests still in flight after --exit-timeout-secs=${options.exitTimeoutSecs}`);
     logger.info('server stopped');

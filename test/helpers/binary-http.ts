@@ -1,5 +1,8 @@
 /** A client for Triton's binary tensor data extension, written from the protocol as tritonclient.http speaks it. */
 
+// BYTES elements are laid out as in gRPC raw contents.
+export { packStrings, unpackStrings } from './grpc-client.js';
+
 export interface BinaryAnswer {
   status: number;
   headers: Headers;
@@ -52,26 +55,4 @@ export async function postBinary(
 /** The raw little-endian bytes of a typed array. */
 export function bytesOf(data: ArrayBufferView): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/** BYTES elements in raw form: each a 4-byte little-endian length and its bytes. */
-export function packStrings(strings: readonly (string | Uint8Array)[]): Buffer {
-  return Buffer.concat(
-    strings.map((s) => {
-      const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s);
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(bytes.length);
-      return Buffer.concat([length, bytes]);
-    }),
-  );
-}
-
-export function unpackStrings(raw: Buffer): string[] {
-  const strings: string[] = [];
-  for (let offset = 0; offset < raw.length; ) {
-    const length = raw.readUInt32LE(offset);
-    strings.push(raw.subarray(offset + 4, offset + 4 + length).toString('utf8'));
-    offset += 4 + length;
-  }
-  return strings;
 }

@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { InferenceError, type InferenceResponse } from '../../src/core/index.js';
 import { messageType } from '../../src/server/grpc/grpc-messages.js';
 import { decodeModelInferRequest, encodeModelInferResponse, encodeStreamInferError } from '../../src/server/grpc/infer-codec.js';
+import { SharedMemoryManager } from '../../src/server/shared-memory/index.js';
 
 const encodeRequest = (request: object) => messageType('ModelInferRequest').encode(messageType('ModelInferRequest').fromObject(request)).finish();
-const decode = (request: object) => decodeModelInferRequest(encodeRequest(request));
+const decode = (request: object) => decodeModelInferRequest(encodeRequest(request), new SharedMemoryManager());
 
 function errorOf(request: object): InferenceError {
   try {
@@ -144,22 +145,21 @@ describe('request fields and parameters', () => {
     );
   });
 
-  it('answers UNSUPPORTED for classification and shared memory rather than ignoring them', () => {
-    const classification = errorOf({ ...input('INT32', [1], { int_contents: [1] }), outputs: [{ name: 'Y', parameters: { classification: { int64_param: 3 } } }] });
-    expect(classification.code).toBe('UNSUPPORTED');
-    expect(classification.message).toBe(`output 'Y': parameter 'classification' asks for the classification extension, which Nereid does not support yet`);
+  it('passes classification on and reads shared-memory inputs from registered regions only', () => {
+    const classified = decode({ ...input('INT32', [1], { int_contents: [1] }), outputs: [{ name: 'Y', parameters: { classification: { int64_param: 3 } } }] });
+    expect(classified.outputs).toEqual([{ name: 'Y', parameters: { classification: 3 } }]);
     const shm = errorOf({
       model_name: 'm',
-      inputs: [{ name: 'X', datatype: 'INT32', shape: [1], parameters: { shared_memory_region: { string_param: 'r' } } }],
+      inputs: [{ name: 'X', datatype: 'INT32', shape: [1], parameters: { shared_memory_region: { string_param: 'r' }, shared_memory_byte_size: { int64_param: 4 } } }],
     });
-    expect(shm.code).toBe('UNSUPPORTED');
-    expect(shm.message).toBe(`input 'X': parameter 'shared_memory_region' asks for shared memory, which Nereid does not support yet`);
+    expect(shm.code).toBe('NOT_FOUND');
+    expect(shm.message).toBe(`input 'X': Unable to find shared memory region: 'r'`);
   });
 
   it('refuses bytes that are not a ModelInferRequest', () => {
     const error = (() => {
       try {
-        decodeModelInferRequest(Buffer.from([0x0a, 0xff, 0xff, 0xff]));
+        decodeModelInferRequest(Buffer.from([0x0a, 0xff, 0xff, 0xff]), new SharedMemoryManager());
       } catch (err) {
         return err as InferenceError;
       }
@@ -184,7 +184,7 @@ describe('responses', () => {
 
   it('describes the outputs and carries their bytes in raw_output_contents', () => {
     const type = messageType('ModelInferResponse');
-    const decoded = type.toObject(type.decode(encodeModelInferResponse(response)), { longs: Number, defaults: true }) as any;
+    const decoded = type.toObject(type.decode(encodeModelInferResponse(response, { model: 'm', inputs: [] })), { longs: Number, defaults: true }) as any;
     expect(decoded.model_name).toBe('m');
     expect(decoded.model_version).toBe('1');
     expect(decoded.id).toBe('r');

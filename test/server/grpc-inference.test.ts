@@ -193,12 +193,13 @@ describe('bad requests', () => {
     expect(error.details).toBe(message);
   });
 
-  it('refuses classification with UNIMPLEMENTED instead of answering raw values', async () => {
-    const error = await client.fail('ModelInfer', {
-      ...addSubRequest(a, a),
+  it('answers classification as BYTES in raw_output_contents', async () => {
+    const response = await client.call('ModelInfer', {
+      ...addSubRequest(range(16, (i) => i), range(16, () => 0)),
       outputs: [{ name: 'OUTPUT0', parameters: { classification: { int64_param: 2 } } }],
     });
-    expect(error.code).toBe(status.UNIMPLEMENTED);
+    expect(response.outputs[0]).toMatchObject({ name: 'OUTPUT0', datatype: 'BYTES', shape: [1, 2] });
+    expect(unpackStrings(response.raw_output_contents[0]).map(String)).toEqual(['15.000000:15', '14.000000:14']);
   });
 
   it('keeps serving good requests while bad ones arrive concurrently', async () => {

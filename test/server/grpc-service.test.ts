@@ -113,9 +113,6 @@ describe('errors', () => {
 
   it.each([
     ['ModelStatistics', 'the statistics extension'],
-    ['SystemSharedMemoryStatus', 'the system shared memory extension'],
-    ['SystemSharedMemoryRegister', 'the system shared memory extension'],
-    ['SystemSharedMemoryUnregister', 'the system shared memory extension'],
     ['CudaSharedMemoryStatus', 'the CUDA shared memory extension'],
     ['CudaSharedMemoryRegister', 'the CUDA shared memory extension'],
     ['CudaSharedMemoryUnregister', 'the CUDA shared memory extension'],

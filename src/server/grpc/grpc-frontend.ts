@@ -4,7 +4,7 @@ import protobuf from 'protobufjs';
 import { Cancellation, type Logger } from '../../core/index.js';
 import { encodeModelConfig, type ModelConfig } from '../../repository/index.js';
 import type { DataPlane } from '../data-plane.js';
-import { decodeMessage, encodeMessage, inferenceService } from './grpc-messages.js';
+import { decodeMessage, encodeMessage, inferenceService, int64ToNumber, type Int64 } from './grpc-messages.js';
 import { repositoryParametersFromWire, type RepositoryParameterMessage } from './repository-parameters.js';
 import { grpcStatusOf, notImplemented } from './grpc-status.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './infer-codec.js';
@@ -25,6 +25,13 @@ export interface GrpcFrontendOptions {
 
 type Bytes = Buffer;
 type UnaryHandler = (request: Bytes, call: grpc.ServerUnaryCall<Bytes, Bytes>) => Bytes | Promise<Bytes>;
+
+interface SharedMemoryRegisterRequest {
+  name: string;
+  key: string;
+  offset: Int64;
+  byte_size: Int64;
+}
 
 interface NameAndVersion {
   name: string;
@@ -190,9 +197,22 @@ export class GrpcFrontend {
         await dp.unloadModel(request.model_name);
         return encodeMessage('RepositoryModelUnloadResponse', {});
       }),
-      SystemSharedMemoryStatus: this.refuse('SystemSharedMemoryStatus', 'the system shared memory extension'),
-      SystemSharedMemoryRegister: this.refuse('SystemSharedMemoryRegister', 'the system shared memory extension'),
-      SystemSharedMemoryUnregister: this.refuse('SystemSharedMemoryUnregister', 'the system shared memory extension'),
+      SystemSharedMemoryStatus: this.unary((bytes) => {
+        const { name } = decodeMessage<{ name: string }>('SystemSharedMemoryStatusRequest', bytes);
+        const regions = Object.fromEntries(dp.sharedMemory.status(name).map((region) => [region.name, region]));
+        return encodeMessage('SystemSharedMemoryStatusResponse', { regions });
+      }),
+      SystemSharedMemoryRegister: this.unary((bytes) => {
+        const request = decodeMessage<SharedMemoryRegisterRequest>('SystemSharedMemoryRegisterRequest', bytes);
+        dp.sharedMemory.register(request.name, request.key, int64ToNumber(request.offset), int64ToNumber(request.byte_size));
+        return encodeMessage('SystemSharedMemoryRegisterResponse', {});
+      }),
+      SystemSharedMemoryUnregister: this.unary((bytes) => {
+        const { name } = decodeMessage<{ name: string }>('SystemSharedMemoryUnregisterRequest', bytes);
+        if (name === '') dp.sharedMemory.unregisterAll();
+        else dp.sharedMemory.unregister(name);
+        return encodeMessage('SystemSharedMemoryUnregisterResponse', {});
+      }),
       CudaSharedMemoryStatus: this.refuse('CudaSharedMemoryStatus', 'the CUDA shared memory extension'),
       CudaSharedMemoryRegister: this.refuse('CudaSharedMemoryRegister', 'the CUDA shared memory extension'),
       CudaSharedMemoryUnregister: this.refuse('CudaSharedMemoryUnregister', 'the CUDA shared memory extension'),
@@ -205,7 +225,7 @@ export class GrpcFrontend {
   private infer(call: grpc.ServerUnaryCall<Bytes, Bytes>, callback: grpc.sendUnaryData<Bytes>): void {
     let request;
     try {
-      request = decodeModelInferRequest(call.request);
+      request = decodeModelInferRequest(call.request, this.dataPlane.sharedMemory);
     } catch (err) {
       callback(grpcStatusOf(err));
       return;
@@ -222,7 +242,7 @@ export class GrpcFrontend {
         answered = true;
         let bytes: Bytes;
         try {
-          bytes = encodeModelInferResponse(response);
+          bytes = encodeModelInferResponse(response, request);
         } catch (err) {
           callback(grpcStatusOf(err));
           return;

@@ -24,25 +24,12 @@ import {
   type InferInputTensorMessage,
   type InferRequestedOutputTensorMessage,
   type ModelInferRequestMessage,
-  type ParameterMap,
 } from './grpc-messages.js';
+import { sharedMemoryReference, type SharedMemoryManager } from '../shared-memory/index.js';
 import { parametersFromWire, parametersToWire } from './infer-parameters.js';
 import { hasContents, tensorDataFromContents } from './tensor-contents.js';
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
-
-/** Parameters that name a capability Nereid does not have yet; accepting them silently would give wrong answers. */
-const UNSUPPORTED_INPUT_PARAMETERS = ['shared_memory_region', 'shared_memory_offset', 'shared_memory_byte_size'];
-const UNSUPPORTED_OUTPUT_PARAMETERS = ['classification', ...UNSUPPORTED_INPUT_PARAMETERS];
-
-function refuseUnsupported(map: ParameterMap, keys: readonly string[], where: string): void {
-  for (const key of keys) {
-    if (key in map) {
-      const what = key === 'classification' ? 'the classification extension' : 'shared memory';
-      throw new InferenceError('UNSUPPORTED', `${where}: parameter '${key}' asks for ${what}, which Nereid does not support yet`);
-    }
-  }
-}
 
 /** Decodes the protobuf message only; `inferenceRequestFrom` checks and converts it. */
 export function parseModelInferRequest(bytes: Uint8Array): ModelInferRequestMessage {
@@ -57,19 +44,34 @@ function decodeShape(input: InferInputTensorMessage): number[] {
   return shape;
 }
 
-function decodeInput(message: ModelInferRequestMessage, input: InferInputTensorMessage, index: number): Tensor {
+/**
+ * One input's values: from a shared-memory region, from typed `contents`, or from
+ * `raw`, the next of the raw_input_contents (which, as in Triton, are given in input
+ * order for the inputs that use neither shared memory nor typed contents).
+ */
+function decodeInput(
+  message: ModelInferRequestMessage,
+  input: InferInputTensorMessage,
+  raw: Uint8Array | undefined,
+  sharedMemory: SharedMemoryManager,
+): Tensor {
   const { name, datatype } = input;
   const model = message.model_name;
-  if (!isDatatype(datatype)) throw invalid(`input '${name}': unknown datatype '${datatype}'`);
-  refuseUnsupported(input.parameters, UNSUPPORTED_INPUT_PARAMETERS, `input '${name}'`);
+  const label = `input '${name}'`;
+  if (!isDatatype(datatype)) throw invalid(`${label}: unknown datatype '${datatype}'`);
   const shape = decodeShape(input);
-  const raw = message.raw_input_contents;
+  const reference = sharedMemoryReference(parametersFromWire(input.parameters, label), label);
   let data: TensorData;
-  if (raw.length > 0) {
+  if (reference) {
+    if (hasContents(input.contents)) {
+      throw invalid(`unexpected 'content' provided when using shared memory for input tensor '${name}' for model '${model}'`);
+    }
+    data = sharedMemory.readInput(label, datatype, shape, reference);
+  } else if (raw !== undefined) {
     if (hasContents(input.contents)) {
       throw invalid(`contents field must not be specified when using raw_input_contents for '${name}' for model '${model}'`);
     }
-    data = tensorDataFromBytes(`input '${name}'`, datatype, shape, raw[index]);
+    data = tensorDataFromBytes(label, datatype, shape, raw);
   } else if (hasContents(input.contents)) {
     data = tensorDataFromContents(model, name, datatype, shape, input.contents);
   } else if (elementCount(shape) === 0) {
@@ -81,23 +83,26 @@ function decodeInput(message: ModelInferRequestMessage, input: InferInputTensorM
 }
 
 function decodeRequestedOutput(output: InferRequestedOutputTensorMessage): RequestedOutput {
-  const where = `output '${output.name}'`;
-  refuseUnsupported(output.parameters, UNSUPPORTED_OUTPUT_PARAMETERS, where);
-  const parameters = parametersFromWire(output.parameters, where);
+  const parameters = parametersFromWire(output.parameters, `output '${output.name}'`);
   return parameters ? { name: output.name, parameters } : { name: output.name };
 }
 
-export function inferenceRequestFrom(message: ModelInferRequestMessage): InferenceRequest {
+export function inferenceRequestFrom(message: ModelInferRequestMessage, sharedMemory: SharedMemoryManager): InferenceRequest {
   const raw = message.raw_input_contents;
-  if (raw.length > 0 && raw.length !== message.inputs.length) {
+  const rawInputs = raw.length === 0 ? 0 : message.inputs.filter((input) => !('shared_memory_region' in input.parameters)).length;
+  if (raw.length > 0 && raw.length !== rawInputs) {
+    const inputs = rawInputs === message.inputs.length ? `${rawInputs} inputs` : `${rawInputs} inputs outside shared memory`;
     throw invalid(
-      `model '${message.model_name}': the request has ${message.inputs.length} inputs but ${raw.length} raw_input_contents; ` +
-        `give raw contents for every input, in the order of 'inputs', or for none`,
+      `model '${message.model_name}': the request has ${inputs} but ${raw.length} raw_input_contents; ` +
+        `give raw contents for every input${rawInputs === message.inputs.length ? '' : ' outside shared memory'}, in the order of 'inputs', or for none`,
     );
   }
+  let next = 0;
   const request: InferenceRequest = {
     model: message.model_name,
-    inputs: message.inputs.map((input, i) => decodeInput(message, input, i)),
+    inputs: message.inputs.map((input) =>
+      decodeInput(message, input, raw.length > 0 && !('shared_memory_region' in input.parameters) ? raw[next++] : undefined, sharedMemory),
+    ),
   };
   if (message.model_version !== '') request.version = message.model_version;
   if (message.id !== '') request.id = message.id;
@@ -107,29 +112,40 @@ export function inferenceRequestFrom(message: ModelInferRequestMessage): Inferen
   return request;
 }
 
-export function decodeModelInferRequest(bytes: Uint8Array): InferenceRequest {
-  return inferenceRequestFrom(parseModelInferRequest(bytes));
+export function decodeModelInferRequest(bytes: Uint8Array, sharedMemory: SharedMemoryManager): InferenceRequest {
+  return inferenceRequestFrom(parseModelInferRequest(bytes), sharedMemory);
 }
 
-/** ModelInferResponse as a plain object for protobufjs: outputs described in `outputs`, their bytes in `raw_output_contents`. */
-function inferResponseMessage(response: InferenceResponse): object {
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * ModelInferResponse as a plain object for protobufjs: outputs described in `outputs`,
+ * their bytes in `raw_output_contents`. An output written into a shared-memory region
+ * has an empty raw entry, as in Triton, so that entries stay aligned with `outputs`.
+ */
+function inferResponseMessage(response: InferenceResponse, request: InferenceRequest): object {
+  const inSharedMemory = new Set(
+    (request.outputs ?? []).filter((output) => output.parameters?.['shared_memory_region'] !== undefined).map((output) => output.name),
+  );
   const message: Record<string, unknown> = {
     model_name: response.model,
     model_version: response.version,
     outputs: response.outputs.map((output) => ({ name: output.name, datatype: output.datatype, shape: output.shape })),
-    raw_output_contents: response.outputs.map((output) => tensorDataToBytes(output.datatype, output.data)),
+    raw_output_contents: response.outputs.map((output) =>
+      inSharedMemory.has(output.name) ? NO_BYTES : tensorDataToBytes(output.datatype, output.data),
+    ),
   };
   if (response.id) message.id = response.id;
   if (response.parameters) message.parameters = parametersToWire(response.parameters);
   return message;
 }
 
-export function encodeModelInferResponse(response: InferenceResponse): Buffer {
-  return encodeMessage('ModelInferResponse', inferResponseMessage(response));
+export function encodeModelInferResponse(response: InferenceResponse, request: InferenceRequest): Buffer {
+  return encodeMessage('ModelInferResponse', inferResponseMessage(response, request));
 }
 
-export function encodeStreamInferResponse(response: InferenceResponse): Buffer {
-  return encodeMessage('ModelStreamInferResponse', { infer_response: inferResponseMessage(response) });
+export function encodeStreamInferResponse(response: InferenceResponse, request: InferenceRequest): Buffer {
+  return encodeMessage('ModelStreamInferResponse', { infer_response: inferResponseMessage(response, request) });
 }
 
 /**

@@ -45,13 +45,13 @@ export class InferStream {
     try {
       message = parseModelInferRequest(bytes);
       if (this.shuttingDown) throw new InferenceError('UNAVAILABLE', 'the server is shutting down; the request was not started');
-      const request = inferenceRequestFrom(message);
+      const request = inferenceRequestFrom(message, this.dataPlane.sharedMemory);
       const cancellation = new Cancellation();
       request.cancellation = cancellation;
       const started = message;
       this.inflight.add(cancellation);
       this.dataPlane.infer(request).then(
-        (response) => this.complete(cancellation, () => encodeStreamInferResponse(response), started),
+        (response) => this.complete(cancellation, () => encodeStreamInferResponse(response, request), started),
         (err) => this.complete(cancellation, () => encodeStreamInferError(toInferenceError(err).message, started), started),
       );
     } catch (err) {

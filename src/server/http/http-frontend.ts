@@ -7,6 +7,7 @@ import { decodeBody, encodeBody, requestCoding, responseCoding } from './content
 import { decodeInferRequest } from './infer-request-decoder.js';
 import { encodeInferResponse } from './infer-response-encoder.js';
 import { readBody } from './request-body.js';
+import { parseRegisterRequest } from './shared-memory-register.js';
 import { statusLine } from './status-line.js';
 
 export interface HttpFrontendOptions {
@@ -202,6 +203,31 @@ export class HttpFrontend {
       });
     }));
 
+    // Triton's system shared memory extension; see ../shared-memory/.
+    const regions = dp.sharedMemory;
+    const region = (req: uWS.HttpRequest) => decodeURIComponent(req.getParameter(0));
+    app.get('/v2/systemsharedmemory/status', this.handle((ex) => ex.sendJson(regions.status())));
+    app.get('/v2/systemsharedmemory/region/:region/status', this.handle((ex, req) => ex.sendJson(regions.status(region(req)))));
+    app.post('/v2/systemsharedmemory/region/:region/register', this.handle((ex, req) => {
+      const name = region(req);
+      this.withJsonBody(ex, req, (body) => {
+        const { key, offset, byteSize } = parseRegisterRequest(body);
+        regions.register(name, key, offset, byteSize);
+        ex.send(200, '');
+      });
+    }));
+    app.post('/v2/systemsharedmemory/region/:region/unregister', this.handle((ex, req) => {
+      const name = region(req);
+      this.withJsonBody(ex, req, () => {
+        regions.unregister(name);
+        ex.send(200, '');
+      });
+    }));
+    app.post('/v2/systemsharedmemory/unregister', this.handle((ex, req) => this.withJsonBody(ex, req, () => {
+      regions.unregisterAll();
+      ex.send(200, '');
+    })));
+
     app.any(
       '/*',
       this.handle((ex, req) => {
@@ -246,7 +272,12 @@ export class HttpFrontend {
     const coding = requestCoding(headers.contentEncoding);
     const bytes = await decodeBody(coding, raw, this.options.maxInputSize);
     if (ex.aborted) return;
-    const request = decodeInferRequest({ bytes, headerLength: headers.headerLength, inflated: coding !== 'identity' }, model, version);
+    const request = decodeInferRequest(
+      { bytes, headerLength: headers.headerLength, inflated: coding !== 'identity' },
+      model,
+      version,
+      this.dataPlane.sharedMemory,
+    );
     request.cancellation = ex.clientCancellation;
     const response = await this.dataPlane.infer(request);
     const encoded = encodeInferResponse(response, request);

@@ -13,6 +13,7 @@ import {
   type Tensor,
   type TensorData,
 } from '../../core/index.js';
+import { sharedMemoryReference, type SharedMemoryManager } from '../shared-memory/index.js';
 import { BinaryInputs, binaryDataSize, jsonHeaderLength } from './binary-infer-codec.js';
 import { inputDataNumberTokens } from './exact-integer-scanner.js';
 import { decodeJsonData } from './json-infer-codec.js';
@@ -71,7 +72,12 @@ function decodeRequestedOutput(value: unknown, index: number): RequestedOutput {
 }
 
 /** Parses a `…/infer` body into a request for `model` (and `version` when the path names one). */
-export function decodeInferRequest(body: InferBody, model: string, version: string | undefined): InferenceRequest {
+export function decodeInferRequest(
+  body: InferBody,
+  model: string,
+  version: string | undefined,
+  sharedMemory: SharedMemoryManager,
+): InferenceRequest {
   const { bytes } = body;
   const headerLength = jsonHeaderLength(body.headerLength, bytes.byteLength, body.inflated);
   const text = utf8Decoder.decode(headerLength === bytes.byteLength ? bytes : bytes.subarray(0, headerLength));
@@ -109,7 +115,8 @@ export function decodeInferRequest(body: InferBody, model: string, version: stri
     } else if (data !== undefined) {
       tensorData = decodeJsonData(name, datatype, shape, data, () => inputDataNumberTokens(text, index));
     } else {
-      throw new InferenceError('UNSUPPORTED', `input '${name}': shared memory is not supported yet; send 'data' or binary data`);
+      const label = `input '${name}'`;
+      tensorData = sharedMemory.readInput(label, datatype, shape, sharedMemoryReference(inputParameters, label)!);
     }
     return { name, datatype, shape: shape as number[], data: tensorData };
   });

@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "nereid_native",
+      "sources": ["src/addon.cc", "src/system-shared-memory.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],
+      "libraries": ["-lrt"]
+    }
+  ]
+}
