@@ -26,4 +26,5 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit even if a forced shutdown left sockets or workers behind.
+process.exit(await main(process.argv.slice(2)));
