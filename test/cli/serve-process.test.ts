@@ -4,10 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLE_REPOSITORY } from '../helpers/test-server.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+// The build that test/global-setup.ts has just made: the binary users run.
+const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 function nereid(args: string[]): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: 'pipe' });
+  return spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe' });
 }
 
 function exitOf(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stderr: string }> {
@@ -19,12 +20,14 @@ function exitOf(child: ChildProcessWithoutNullStreams): Promise<{ code: number |
 /** Resolves with the HTTP port once the server logs that it listens. */
 function listeningPort(child: ChildProcessWithoutNullStreams): Promise<number> {
   const lines = createInterface({ input: child.stdout });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   return new Promise((resolve, reject) => {
     lines.on('line', (line) => {
       const entry = JSON.parse(line);
       if (entry.msg === 'HTTP service started') resolve(entry.port);
     });
-    child.on('exit', (code) => reject(new Error(`nereid exited with ${code} before listening`)));
+    child.on('exit', (code) => reject(new Error(`nereid exited with ${code} before listening: ${stderr}`)));
   });
 }
 
@@ -36,7 +39,7 @@ describe('nereid process', () => {
   });
 
   it('on SIGTERM turns readiness off at once and keeps answering until traffic stops, then exits 0', async () => {
-    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--model-control-mode=explicit', '--load-model=simple', '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false', '--allow-metrics=false']);
+    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--model-control-mode=explicit', '--load-model=simple', '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false']);
     const exited = exitOf(child);
     const base = `http://127.0.0.1:${await listeningPort(child)}`;
     const body = JSON.stringify({
@@ -65,7 +68,7 @@ describe('nereid process', () => {
   });
 
   it('on SIGTERM stops accepting, answers the requests in flight and exits 0', async () => {
-    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--model-control-mode=explicit', '--load-model=mlp', '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false', '--allow-metrics=false']);
+    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--model-control-mode=explicit', '--load-model=mlp', '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false']);
     const exited = exitOf(child);
     const port = await listeningPort(child);
     const rows = 128;
