@@ -79,6 +79,14 @@ export class GrpcControl implements ServerControl {
     return parseModelStats(answer, model, version);
   }
 
+  async registerSystemSharedMemory(region: string, key: string, byteSize: number): Promise<void> {
+    await this.call('SystemSharedMemoryRegister', { name: region, key, offset: 0, byte_size: byteSize }, `cannot register shared-memory region '${region}'`);
+  }
+
+  async unregisterSystemSharedMemory(region: string): Promise<void> {
+    await this.call('SystemSharedMemoryUnregister', { name: region }, `cannot unregister shared-memory region '${region}'`);
+  }
+
   close(): void {
     this.client.close();
   }

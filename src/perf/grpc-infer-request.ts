@@ -3,52 +3,32 @@
  * tensors in `raw_input_contents` (little-endian, BYTES elements length-prefixed),
  * as perf_analyzer sends them: encoded once, so that a call costs no protobuf work.
  */
-import { bf16Bits, fp16Bits, InferenceError, type Datatype } from '../core/index.js';
 import { inferenceMethod } from './grpc-proto.js';
-import type { PlannedRequest, PlannedTensor } from './request-plan.js';
+import { rawTensorBytes } from './raw-tensor.js';
+import type { SharedMemoryPlaces } from './http-infer-request.js';
+import type { PlannedRequest } from './request-plan.js';
+import type { SharedMemoryPlace } from './shared-memory.js';
 
-function rawBytes(tensor: PlannedTensor): Buffer {
-  const values = tensor.values;
-  const typed = (datatype: Datatype): ArrayBufferView => {
-    const numbers = values as number[];
-    switch (datatype) {
-      case 'BOOL': return Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0));
-      case 'UINT8': return Uint8Array.from(numbers);
-      case 'INT8': return Int8Array.from(numbers);
-      case 'UINT16': return Uint16Array.from(numbers);
-      case 'INT16': return Int16Array.from(numbers);
-      case 'UINT32': return Uint32Array.from(numbers);
-      case 'INT32': return Int32Array.from(numbers);
-      case 'UINT64': return BigUint64Array.from(numbers, (v) => BigInt(v));
-      case 'INT64': return BigInt64Array.from(numbers, (v) => BigInt(v));
-      case 'FP16': return Uint16Array.from(numbers, fp16Bits);
-      case 'BF16': return Uint16Array.from(numbers, bf16Bits);
-      case 'FP32': return Float32Array.from(numbers);
-      case 'FP64': return Float64Array.from(numbers);
-      default: throw new InferenceError('INTERNAL', `no raw encoding for ${datatype}`);
-    }
-  };
-  if (tensor.datatype === 'BYTES') {
-    const parts: Buffer[] = [];
-    for (const text of values as string[]) {
-      const bytes = Buffer.from(text, 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(bytes.length);
-      parts.push(length, bytes);
-    }
-    return Buffer.concat(parts);
-  }
-  // Typed arrays are little-endian on every platform Node supports.
-  const view = typed(tensor.datatype);
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-}
+const shmParameters = (place: SharedMemoryPlace) => ({
+  shared_memory_region: { string_param: place.region },
+  shared_memory_byte_size: { int64_param: place.byteSize },
+  shared_memory_offset: { int64_param: place.offset },
+});
 
-export function encodeGrpcInferRequest(request: PlannedRequest, model: string, version: string): Buffer {
-  const message = {
-    model_name: model,
-    model_version: version,
-    inputs: request.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
-    raw_input_contents: request.map(rawBytes),
-  };
+/** With `shm`, every tensor is described by its place in shared memory and no raw contents travel. */
+export function encodeGrpcInferRequest(request: PlannedRequest, model: string, version: string, shm?: SharedMemoryPlaces): Buffer {
+  const message = shm
+    ? {
+        model_name: model,
+        model_version: version,
+        inputs: request.map((t, i) => ({ name: t.name, datatype: t.datatype, shape: t.shape, parameters: shmParameters(shm.inputs[i]) })),
+        outputs: shm.outputs.map((o) => ({ name: o.name, parameters: shmParameters(o) })),
+      }
+    : {
+        model_name: model,
+        model_version: version,
+        inputs: request.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+        raw_input_contents: request.map(rawTensorBytes),
+      };
   return inferenceMethod('ModelInfer').requestSerialize(message);
 }

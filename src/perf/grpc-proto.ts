@@ -14,7 +14,16 @@ import { InferenceError } from '../core/index.js';
 const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
 const SERVICE = 'inference.GRPCInferenceService';
 
-export type MethodName = 'ServerMetadata' | 'ModelMetadata' | 'ModelReady' | 'ModelConfig' | 'ModelStatistics' | 'ModelInfer' | 'ModelStreamInfer';
+export type MethodName =
+  | 'ServerMetadata'
+  | 'ModelMetadata'
+  | 'ModelReady'
+  | 'ModelConfig'
+  | 'ModelStatistics'
+  | 'ModelInfer'
+  | 'ModelStreamInfer'
+  | 'SystemSharedMemoryRegister'
+  | 'SystemSharedMemoryUnregister';
 
 /** No message limits: the server enforces its own, and a benchmark may send big tensors. */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {

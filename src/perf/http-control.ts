@@ -29,14 +29,18 @@ export class HttpControl implements ServerControl {
     this.endpoint = this.base;
   }
 
-  /** GET a JSON document; a non-200 answer fails with the server's own `error` text. */
-  private async get(path: string): Promise<{ status: number; json: unknown; text: string }> {
+  private get(path: string): Promise<{ status: number; json: unknown; text: string }> {
+    return this.request(path, {});
+  }
+
+  /** One exchange with a JSON answer (or none); only an unreachable server throws here. */
+  private async request(path: string, init: RequestInit): Promise<{ status: number; json: unknown; text: string }> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, { signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS) });
+      res = await fetch(`${this.base}${path}`, { ...init, signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS) });
     } catch (err) {
       const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${CONTROL_TIMEOUT_MS / 1000} s` : causeText(err);
-      throw new InferenceError('UNAVAILABLE', `cannot reach the server at ${this.base} (GET ${path}: ${reason})`);
+      throw new InferenceError('UNAVAILABLE', `cannot reach the server at ${this.base} (${init.method ?? 'GET'} ${path}: ${reason})`);
     }
     const text = await res.text();
     let json: unknown;
@@ -48,13 +52,23 @@ export class HttpControl implements ServerControl {
     return { status: res.status, json, text };
   }
 
+  private async postOk(path: string, body: unknown, what: string): Promise<void> {
+    const { status, json, text } = await this.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (status !== 200) throw this.failure(status, json, text, `${what} (POST ${this.base}${path})`);
+  }
+
   private async getOk(path: string, what: string): Promise<unknown> {
     const { status, json, text } = await this.get(path);
     if (status === 200) return json;
+    throw this.failure(status, json, text, `${what} (GET ${this.base}${path})`);
+  }
+
+  /** The server's own `error` text, or the start of whatever it answered. */
+  private failure(status: number, json: unknown, text: string, what: string): InferenceError {
     const message = (json as { error?: unknown } | undefined)?.error;
-    throw new InferenceError(
-      status === 404 ? 'NOT_FOUND' : status === 503 ? 'UNAVAILABLE' : 'INVALID_ARG',
-      `${what} (GET ${this.base}${path}): HTTP ${status}${message ? `: ${String(message)}` : text ? `: ${text.slice(0, 200)}` : ''}`,
+    return new InferenceError(
+      status === 404 ? 'NOT_FOUND' : status === 503 ? 'UNAVAILABLE' : status === 501 ? 'UNSUPPORTED' : 'INVALID_ARG',
+      `${what}: HTTP ${status}${message ? `: ${String(message)}` : text ? `: ${text.slice(0, 200)}` : ''}`,
     );
   }
 
@@ -79,6 +93,14 @@ export class HttpControl implements ServerControl {
   async modelStats(model: string, version: string): Promise<StatsSnapshot> {
     const answer = await this.getOk(`${modelPath(model, version)}/stats`, `cannot read the statistics of model '${model}'`);
     return parseModelStats(answer, model, version);
+  }
+
+  async registerSystemSharedMemory(region: string, key: string, byteSize: number): Promise<void> {
+    await this.postOk(`/v2/systemsharedmemory/region/${encodeURIComponent(region)}/register`, { key, offset: 0, byte_size: byteSize }, `cannot register shared-memory region '${region}'`);
+  }
+
+  async unregisterSystemSharedMemory(region: string): Promise<void> {
+    await this.postOk(`/v2/systemsharedmemory/region/${encodeURIComponent(region)}/unregister`, {}, `cannot unregister shared-memory region '${region}'`);
   }
 
   close(): void {}

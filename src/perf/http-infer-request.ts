@@ -5,6 +5,7 @@
 import type { Endpoint } from './endpoint.js';
 import { modelPath } from './http-control.js';
 import type { PlannedRequest } from './request-plan.js';
+import type { SharedMemoryPlace } from './shared-memory.js';
 
 export interface HttpRequestTarget {
   endpoint: Endpoint;
@@ -14,14 +15,28 @@ export interface HttpRequestTarget {
   headers: readonly string[];
 }
 
-function inferRequestBody(request: PlannedRequest): string {
+/** Where a request's tensors sit in shared memory (--shared-memory system). */
+export interface SharedMemoryPlaces {
+  inputs: readonly SharedMemoryPlace[];
+  outputs: ReadonlyArray<{ name: string } & SharedMemoryPlace>;
+}
+
+const shmParameters = (place: SharedMemoryPlace) => ({
+  shared_memory_region: place.region,
+  shared_memory_byte_size: place.byteSize,
+  shared_memory_offset: place.offset,
+});
+
+function inferRequestBody(request: PlannedRequest, shm: SharedMemoryPlaces | undefined): string {
+  if (!shm) return JSON.stringify({ inputs: request.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.values })) });
   return JSON.stringify({
-    inputs: request.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.values })),
+    inputs: request.map((t, i) => ({ name: t.name, datatype: t.datatype, shape: t.shape, parameters: shmParameters(shm.inputs[i]) })),
+    outputs: shm.outputs.map((o) => ({ name: o.name, parameters: shmParameters(o) })),
   });
 }
 
-export function encodeHttpInferRequest(request: PlannedRequest, target: HttpRequestTarget): Buffer {
-  const body = Buffer.from(inferRequestBody(request));
+export function encodeHttpInferRequest(request: PlannedRequest, target: HttpRequestTarget, shm?: SharedMemoryPlaces): Buffer {
+  const body = Buffer.from(inferRequestBody(request, shm));
   const head =
     `POST ${modelPath(target.model, target.version)}/infer HTTP/1.1\r\n` +
     `Host: ${target.endpoint.authority}\r\n` +

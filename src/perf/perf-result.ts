@@ -65,6 +65,8 @@ export interface PerfResult {
   url: string;
   protocol: string;
   streaming: boolean;
+  /** `system`: the tensors travelled in shared memory, the requests carried only their places. */
+  sharedMemory: 'none' | 'system';
   batchSize: number;
   mode: LoadMode['kind'];
   requestDistribution?: string;

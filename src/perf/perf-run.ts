@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InferenceError } from '../core/index.js';
-import { parseEndpoint } from './endpoint.js';
+import { parseEndpoint, type Endpoint } from './endpoint.js';
 import { GrpcControl } from './grpc-control.js';
 import { encodeGrpcInferRequest } from './grpc-infer-request.js';
 import { HttpControl } from './http-control.js';
@@ -18,7 +18,9 @@ import { LoadWorkers } from './load-workers.js';
 import { mergeWindows, windowOf, type MeasurementWindow } from './measurement-window.js';
 import { loadLevels, type PerfOptions } from './perf-options.js';
 import { levelResult, stabilizingLatencyUs, type LevelResult, type PerfResult } from './perf-result.js';
-import { planRequests } from './request-plan.js';
+import type { ModelInfo } from './model-info.js';
+import { planRequests, type PlannedRequest } from './request-plan.js';
+import { outputByteSizes, SystemSharedMemory } from './shared-memory.js';
 import type { ServerControl } from './server-control.js';
 import { diffSnapshots, type StatsSnapshot } from './server-stats.js';
 import { isStable, STABILITY_WINDOWS } from './stability.js';
@@ -54,13 +56,8 @@ function levelLabel(options: PerfOptions, level: number): string {
 
 async function readModel(control: ServerControl, options: PerfOptions) {
   const extensions = await control.extensions();
-  if (options.sharedMemory === 'system') {
-    throw new InferenceError(
-      'UNSUPPORTED',
-      extensions.includes('system_shared_memory')
-        ? '--shared-memory system is not supported by nereid perf yet; use --shared-memory none'
-        : `--shared-memory system: the server at ${control.endpoint} does not offer the system_shared_memory extension (not supported yet); use --shared-memory none`,
-    );
+  if (options.sharedMemory === 'system' && !extensions.includes('system_shared_memory')) {
+    throw new InferenceError('UNSUPPORTED', `--shared-memory system: the server at ${control.endpoint} does not offer the system_shared_memory extension; use --shared-memory none`);
   }
   const info = await control.modelInfo(options.model, options.version);
   const steps =
@@ -70,197 +67,233 @@ async function readModel(control: ServerControl, options: PerfOptions) {
   return { extensions, info, requests: planRequests(info, steps, options.batchSize) };
 }
 
+/** Writes the inputs into a shared-memory object and registers it with the server as one region. */
+async function placeInSharedMemory(control: ServerControl, info: ModelInfo, requests: readonly PlannedRequest[], options: PerfOptions): Promise<SystemSharedMemory> {
+  const shm = SystemSharedMemory.create(requests, outputByteSizes(info, options.batchSize, options.outputSharedMemorySize));
+  try {
+    await control.registerSystemSharedMemory(shm.layout.region, shm.layout.key, shm.layout.byteSize);
+  } catch (err) {
+    shm.unlink();
+    throw err;
+  }
+  return shm;
+}
+
+function encodeRequests(requests: readonly PlannedRequest[], options: PerfOptions, endpoint: Endpoint, shm: SystemSharedMemory | undefined): Uint8Array[] {
+  return requests.map((request, i) => {
+    const places = shm ? { inputs: shm.layout.inputs[i], outputs: shm.layout.outputs } : undefined;
+    return new Uint8Array(
+      options.protocol === 'grpc'
+        ? encodeGrpcInferRequest(request, options.model, options.version, places)
+        : encodeHttpInferRequest(request, { endpoint, model: options.model, version: options.version, headers: options.headers }, places),
+    );
+  });
+}
+
 export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Promise<PerfResult> {
   const endpoint = parseEndpoint(options.url, options.protocol);
   const control: ServerControl = options.protocol === 'grpc' ? new GrpcControl(endpoint) : new HttpControl(endpoint);
+  let shm: SystemSharedMemory | undefined;
+  try {
+    const { extensions, info, requests } = await readModel(control, options);
+    if (options.sharedMemory === 'system') shm = await placeInSharedMemory(control, info, requests, options);
+    return await measure(control, endpoint, options, hooks, extensions, encodeRequests(requests, options, endpoint, shm));
+  } finally {
+    if (shm) {
+      // Best effort: a server that went away has no region left to unregister; the object goes regardless.
+      await control.unregisterSystemSharedMemory(shm.layout.region).catch(() => undefined);
+      shm.unlink();
+    }
+    control.close();
+  }
+}
+
+/** The sweep over the load levels, with the encoded requests. */
+async function measure(
+  control: ServerControl,
+  endpoint: Endpoint,
+  options: PerfOptions,
+  hooks: PerfHooks,
+  extensions: readonly string[],
+  requests: Uint8Array[],
+): Promise<PerfResult> {
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
     hooks.onWarning?.(message);
   };
-  try {
-    const { extensions, requests } = await readModel(control, options);
 
-    let statsReason: string | undefined;
-    if (!extensions.includes('statistics')) statsReason = `the server at ${control.endpoint} does not offer the statistics extension`;
-    else {
-      try {
-        await control.modelStats(options.model, options.version);
-      } catch (err) {
-        statsReason = (err as Error).message;
-      }
-    }
-    const readStats = async (): Promise<StatsSnapshot | undefined> => {
-      if (statsReason) return undefined;
-      try {
-        return await control.modelStats(options.model, options.version);
-      } catch (err) {
-        statsReason = (err as Error).message;
-        warn(`server-side statistics stopped: ${statsReason}`);
-        return undefined;
-      }
-    };
-
-    const { range } = options.load;
-    const threads = options.load.kind === 'concurrency' && range.end !== 0 ? Math.min(options.maxThreads, range.end) : options.maxThreads;
-    const workers = await LoadWorkers.start(threads, {
-      protocol: options.protocol,
-      endpoint,
-      requests: requests.map(
-        (r) =>
-          new Uint8Array(
-            options.protocol === 'grpc'
-              ? encodeGrpcInferRequest(r, options.model, options.version)
-              : encodeHttpInferRequest(r, { endpoint, model: options.model, version: options.version, headers: options.headers }),
-          ),
-      ),
-      streaming: options.streaming,
-      drainTimeoutMs: options.drainTimeoutMs,
-    });
-
-    const levels: LevelResult[] = [];
-    let stopReason: string | null = null;
-    let errorCount = 0;
-    let unansweredCount = 0;
-    let failed = false;
+  let statsReason: string | undefined;
+  if (!extensions.includes('statistics')) statsReason = `the server at ${control.endpoint} does not offer the statistics extension`;
+  else {
     try {
-      hooks.onStart?.({ threads, serverStatistics: statsReason ? { available: false, reason: statsReason } : { available: true } });
-      for (const level of loadLevels(range)) {
-        if (hooks.signal?.aborted) {
-          stopReason = 'interrupted';
-          break;
-        }
-        const label = levelLabel(options, level);
-        if (options.load.kind === 'concurrency') workers.setConcurrency(level);
-        else workers.setRequestRate(level, options.load.distribution, 0x5eed + levels.length);
-        let statsBefore = await readStats();
-        let cpuBefore = process.cpuUsage();
+      await control.modelStats(options.model, options.version);
+    } catch (err) {
+      statsReason = (err as Error).message;
+    }
+  }
+  const readStats = async (): Promise<StatsSnapshot | undefined> => {
+    if (statsReason) return undefined;
+    try {
+      return await control.modelStats(options.model, options.version);
+    } catch (err) {
+      statsReason = (err as Error).message;
+      warn(`server-side statistics stopped: ${statsReason}`);
+      return undefined;
+    }
+  };
 
-        const windows: MeasurementWindow[] = [];
-        let stable = false;
-        let allFailed = false;
-        let overThreshold = false;
-        const figures = () => windows.map((w) => ({ throughput: w.requestsPerSecond, latencyUs: stabilizingLatencyUs(w, options.percentile) }));
-        for (let trial = 1; trial <= options.maxTrials; trial++) {
-          try {
-            await sleep(options.measurementIntervalMs, undefined, { signal: hooks.signal });
-          } catch {
-            break; // aborted: what was measured so far still counts
-          }
-          const workerWindows = await workers.collect();
-          const cpu = process.cpuUsage(cpuBefore);
-          cpuBefore = process.cpuUsage();
-          const statsAfter = await readStats();
-          const delta = statsAfter && statsBefore ? diffSnapshots(statsAfter, statsBefore) : undefined;
-          statsBefore = statsAfter;
-          const window = windowOf(workerWindows, cpu.user + cpu.system, delta);
-          windows.push(window);
-          errorCount += window.errorCount;
-          hooks.onWindow?.({
-            level: label,
-            trial,
-            maxTrials: options.maxTrials,
-            throughput: window.requestsPerSecond * options.batchSize,
-            latencyUs: stabilizingLatencyUs(window, options.percentile),
-            errorCount: window.errorCount,
-          });
-          if (window.okCount === 0 && window.errorCount > 0) {
-            allFailed = true;
-            break;
-          }
-          stable = isStable(figures(), options.stabilityFraction);
-          if (stable) break;
-          const recent = figures().slice(-STABILITY_WINDOWS);
-          if (options.latencyThresholdMs > 0 && recent.length === STABILITY_WINDOWS && recent.some((f) => f.latencyUs >= options.latencyThresholdMs * 1000)) {
-            overThreshold = true;
-            break;
-          }
+  const { range } = options.load;
+  const threads = options.load.kind === 'concurrency' && range.end !== 0 ? Math.min(options.maxThreads, range.end) : options.maxThreads;
+  const workers = await LoadWorkers.start(threads, {
+    protocol: options.protocol,
+    endpoint,
+    requests,
+    streaming: options.streaming,
+    drainTimeoutMs: options.drainTimeoutMs,
+  });
+
+  const levels: LevelResult[] = [];
+  let stopReason: string | null = null;
+  let errorCount = 0;
+  let unansweredCount = 0;
+  let failed = false;
+  try {
+    hooks.onStart?.({ threads, serverStatistics: statsReason ? { available: false, reason: statsReason } : { available: true } });
+    for (const level of loadLevels(range)) {
+      if (hooks.signal?.aborted) {
+        stopReason = 'interrupted';
+        break;
+      }
+      const label = levelLabel(options, level);
+      if (options.load.kind === 'concurrency') workers.setConcurrency(level);
+      else workers.setRequestRate(level, options.load.distribution, 0x5eed + levels.length);
+      let statsBefore = await readStats();
+      let cpuBefore = process.cpuUsage();
+
+      const windows: MeasurementWindow[] = [];
+      let stable = false;
+      let allFailed = false;
+      let overThreshold = false;
+      const figures = () => windows.map((w) => ({ throughput: w.requestsPerSecond, latencyUs: stabilizingLatencyUs(w, options.percentile) }));
+      for (let trial = 1; trial <= options.maxTrials; trial++) {
+        try {
+          await sleep(options.measurementIntervalMs, undefined, { signal: hooks.signal });
+        } catch {
+          break; // aborted: what was measured so far still counts
         }
-        if (windows.length === 0) {
-          stopReason = 'interrupted';
-          break;
-        }
-        if (!stable && !allFailed && !overThreshold && isStable(figures(), options.stabilityFraction, false)) {
-          // perf_analyzer's rule for asynchronous loads: a steady throughput with a drifting latency still counts.
-          warn(`${label}: request latency is not stabilizing; try a lower load`);
-          stable = true;
-        }
-        const merged = mergeWindows(windows.slice(-STABILITY_WINDOWS));
-        const allErrors = mergeWindows(windows);
-        merged.errorCount = allErrors.errorCount;
-        merged.errors = allErrors.errors;
-        const within = options.latencyThresholdMs === 0 || stabilizingLatencyUs(merged, options.percentile) < options.latencyThresholdMs * 1000;
-        const result = levelResult(options.load.kind === 'concurrency' ? { concurrency: level } : { requestRate: level }, merged, {
-          stable,
-          withinLatencyThreshold: within,
-          windows: windows.length,
-          mergedWindows: Math.min(windows.length, STABILITY_WINDOWS),
-          batchSize: options.batchSize,
-          threads,
-          percentile: options.percentile,
+        const workerWindows = await workers.collect();
+        const cpu = process.cpuUsage(cpuBefore);
+        cpuBefore = process.cpuUsage();
+        const statsAfter = await readStats();
+        const delta = statsAfter && statsBefore ? diffSnapshots(statsAfter, statsBefore) : undefined;
+        statsBefore = statsAfter;
+        const window = windowOf(workerWindows, cpu.user + cpu.system, delta);
+        windows.push(window);
+        errorCount += window.errorCount;
+        hooks.onWindow?.({
+          level: label,
+          trial,
+          maxTrials: options.maxTrials,
+          throughput: window.requestsPerSecond * options.batchSize,
+          latencyUs: stabilizingLatencyUs(window, options.percentile),
+          errorCount: window.errorCount,
         });
-        levels.push(result);
-        if (result.generator.eventLoopUtilization > SATURATED_WORKER) {
-          warn(`${label}: the load generator's threads were busy ${(result.generator.eventLoopUtilization * 100).toFixed(0)} % of the time; the generator may limit the load (raise --max-threads)`);
-        }
-        if (options.load.kind === 'request-rate' && result.generator.delayedPercent > DELAYED_WARNING_PERCENT) {
-          warn(`${label}: ${result.generator.delayedPercent.toFixed(1)} % of the requests left late; the generator could not keep up with the rate`);
-        }
-        hooks.onLevel?.(result);
-        if (allFailed) {
-          stopReason = `every request failed at ${label}: ${result.errors[0]?.message ?? 'unknown error'}`;
+        if (window.okCount === 0 && window.errorCount > 0) {
+          allFailed = true;
           break;
         }
-        if (hooks.signal?.aborted) {
-          stopReason = 'interrupted';
-          break;
-        }
-        if (!within) {
-          stopReason = `latency went over the ${options.latencyThresholdMs} ms threshold at ${label}`;
-          break;
-        }
-        if (!stable) {
-          stopReason = `no stable measurement at ${label} within ${options.maxTrials} windows; increase --measurement-interval`;
-          warn(stopReason);
+        stable = isStable(figures(), options.stabilityFraction);
+        if (stable) break;
+        const recent = figures().slice(-STABILITY_WINDOWS);
+        if (options.latencyThresholdMs > 0 && recent.length === STABILITY_WINDOWS && recent.some((f) => f.latencyUs >= options.latencyThresholdMs * 1000)) {
+          overThreshold = true;
           break;
         }
       }
-    } catch (err) {
-      failed = true;
-      throw err;
-    } finally {
-      // After a failure, the failure is what the caller must see, not a second one from stopping.
-      const stopped = await workers.stop().catch((err: unknown) => {
-        if (!failed) throw err;
-        return { abandoned: 0, errorCount: 0 };
+      if (windows.length === 0) {
+        stopReason = 'interrupted';
+        break;
+      }
+      if (!stable && !allFailed && !overThreshold && isStable(figures(), options.stabilityFraction, false)) {
+        // perf_analyzer's rule for asynchronous loads: a steady throughput with a drifting latency still counts.
+        warn(`${label}: request latency is not stabilizing; try a lower load`);
+        stable = true;
+      }
+      const merged = mergeWindows(windows.slice(-STABILITY_WINDOWS));
+      const allErrors = mergeWindows(windows);
+      merged.errorCount = allErrors.errorCount;
+      merged.errors = allErrors.errors;
+      const within = options.latencyThresholdMs === 0 || stabilizingLatencyUs(merged, options.percentile) < options.latencyThresholdMs * 1000;
+      const result = levelResult(options.load.kind === 'concurrency' ? { concurrency: level } : { requestRate: level }, merged, {
+        stable,
+        withinLatencyThreshold: within,
+        windows: windows.length,
+        mergedWindows: Math.min(windows.length, STABILITY_WINDOWS),
+        batchSize: options.batchSize,
+        threads,
+        percentile: options.percentile,
       });
-      unansweredCount = stopped.abandoned;
-      errorCount += stopped.errorCount;
+      levels.push(result);
+      if (result.generator.eventLoopUtilization > SATURATED_WORKER) {
+        warn(`${label}: the load generator's threads were busy ${(result.generator.eventLoopUtilization * 100).toFixed(0)} % of the time; the generator may limit the load (raise --max-threads)`);
+      }
+      if (options.load.kind === 'request-rate' && result.generator.delayedPercent > DELAYED_WARNING_PERCENT) {
+        warn(`${label}: ${result.generator.delayedPercent.toFixed(1)} % of the requests left late; the generator could not keep up with the rate`);
+      }
+      hooks.onLevel?.(result);
+      if (allFailed) {
+        stopReason = `every request failed at ${label}: ${result.errors[0]?.message ?? 'unknown error'}`;
+        break;
+      }
+      if (hooks.signal?.aborted) {
+        stopReason = 'interrupted';
+        break;
+      }
+      if (!within) {
+        stopReason = `latency went over the ${options.latencyThresholdMs} ms threshold at ${label}`;
+        break;
+      }
+      if (!stable) {
+        stopReason = `no stable measurement at ${label} within ${options.maxTrials} windows; increase --measurement-interval`;
+        warn(stopReason);
+        break;
+      }
     }
-    if (unansweredCount > 0) warn(`${unansweredCount} requests had no answer ${options.drainTimeoutMs / 1000} s after the load stopped`);
-    return {
-      model: options.model,
-      version: options.version,
-      url: options.url,
-      protocol: options.protocol,
-      streaming: options.streaming,
-      batchSize: options.batchSize,
-      mode: options.load.kind,
-      ...(options.load.kind === 'request-rate' ? { requestDistribution: options.load.distribution } : {}),
-      measurementIntervalMs: options.measurementIntervalMs,
-      stabilityPercentage: options.stabilityFraction * 100,
-      maxTrials: options.maxTrials,
-      percentile: options.percentile ?? null,
-      latencyThresholdMs: options.latencyThresholdMs,
-      threads,
-      serverStatistics: statsReason ? { available: false, reason: statsReason } : { available: true },
-      levels,
-      errorCount: errorCount + unansweredCount,
-      unansweredCount,
-      stopReason,
-      warnings,
-    };
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
-    control.close();
+    // After a failure, the failure is what the caller must see, not a second one from stopping.
+    const stopped = await workers.stop().catch((err: unknown) => {
+      if (!failed) throw err;
+      return { abandoned: 0, errorCount: 0 };
+    });
+    unansweredCount = stopped.abandoned;
+    errorCount += stopped.errorCount;
   }
+  if (unansweredCount > 0) warn(`${unansweredCount} requests had no answer ${options.drainTimeoutMs / 1000} s after the load stopped`);
+  return {
+    model: options.model,
+    version: options.version,
+    url: options.url,
+    protocol: options.protocol,
+    streaming: options.streaming,
+    sharedMemory: options.sharedMemory,
+    batchSize: options.batchSize,
+    mode: options.load.kind,
+    ...(options.load.kind === 'request-rate' ? { requestDistribution: options.load.distribution } : {}),
+    measurementIntervalMs: options.measurementIntervalMs,
+    stabilityPercentage: options.stabilityFraction * 100,
+    maxTrials: options.maxTrials,
+    percentile: options.percentile ?? null,
+    latencyThresholdMs: options.latencyThresholdMs,
+    threads,
+    serverStatistics: statsReason ? { available: false, reason: statsReason } : { available: true },
+    levels,
+    errorCount: errorCount + unansweredCount,
+    unansweredCount,
+    stopReason,
+    warnings,
+  };
 }

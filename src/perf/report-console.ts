@@ -17,6 +17,7 @@ export function formatSettings(options: PerfOptions): string {
     '*** Measurement Settings ***',
     `  Batch size: ${options.batchSize}`,
     `  Service Kind: Triton-compatible (${options.protocol.toUpperCase()}${options.streaming ? ' streaming' : ''}, ${options.url})`,
+    ...(options.sharedMemory === 'system' ? ['  Using system shared memory'] : []),
     '  Using "time_windows" mode for stabilization',
     `  Measurement window: ${options.measurementIntervalMs} msec`,
     load,

@@ -115,7 +115,7 @@ export function htmlReport(result: PerfResult, generatedAt = new Date()): string
   const header = [result.mode === 'concurrency' ? 'concurrency' : 'rate/s', 'infer/s', 'avg ms', 'p50 ms', 'p90 ms', 'p95 ms', 'p99 ms', 'errors', 'stable', 'generator CPU'];
   if (withServer) header.push('queue ms', 'compute input ms', 'compute infer ms', 'compute output ms', 'network+server I/O ms');
   const facts: Array<[string, string]> = [
-    ['server', `${result.url} (${result.protocol}${result.streaming ? ', streaming' : ''})`],
+    ['server', `${result.url} (${result.protocol}${result.streaming ? ', streaming' : ''}${result.sharedMemory === 'system' ? ', system shared memory' : ''})`],
     ['batch size', String(result.batchSize)],
     ['load', result.mode === 'concurrency' ? 'concurrency' : `request rate, ${result.requestDistribution} distribution`],
     ['measurement window', `${result.measurementIntervalMs} ms, stability ${result.stabilityPercentage} %, at most ${result.maxTrials} windows`],

@@ -14,5 +14,8 @@ export interface ServerControl {
   /** Fails with the server's own message for an unknown or unready model. */
   modelInfo(model: string, version: string): Promise<ModelInfo>;
   modelStats(model: string, version: string): Promise<StatsSnapshot>;
+  /** Maps `byteSize` bytes of the shared-memory object `key` as region `region` (system shared memory extension). */
+  registerSystemSharedMemory(region: string, key: string, byteSize: number): Promise<void>;
+  unregisterSystemSharedMemory(region: string): Promise<void>;
   close(): void;
 }

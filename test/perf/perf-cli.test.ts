@@ -13,7 +13,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { perf } from '../../src/cli/perf-command.js';
 import { addModel, EXAMPLE_REPOSITORY, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+// The build that test/global-setup.ts has just made: the binary users run.
+const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 let server: TestServer;
 let scratch: ReturnType<typeof scratchRepository>;
@@ -38,7 +39,7 @@ afterAll(async () => {
 afterEach(() => vi.restoreAllMocks());
 
 function nereid(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: 'pipe' });
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
