@@ -32,7 +32,8 @@ const body = JSON.stringify({
   ],
 });
 
-const server = await startServer({ modelRepositories: [repo], httpAddress: '127.0.0.1', httpPort: 0 });
+// Only HTTP is measured; gRPC stays off so that the bench never competes for port 8001.
+const server = await startServer({ modelRepositories: [repo], httpAddress: '127.0.0.1', httpPort: 0, allowGrpc: false });
 const nereidUrl = `http://127.0.0.1:${server.httpPort}/v2/models/add_sub/infer`;
 const sample = await fetch(nereidUrl, { method: 'POST', body });
 const fixedAnswer = await sample.text();
