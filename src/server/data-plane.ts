@@ -8,7 +8,7 @@ import { OutputDelivery } from './output-delivery.js';
 import { SharedMemoryManager } from './shared-memory/index.js';
 
 /** The Triton extensions this server actually implements. */
-export const EXTENSIONS = ['model_configuration', 'binary_tensor_data', 'classification', 'system_shared_memory'] as const;
+export const EXTENSIONS = ['model_configuration', 'model_repository', 'binary_tensor_data', 'classification', 'system_shared_memory'] as const;
 
 export interface TensorMetadata {
   name: string;
