@@ -57,7 +57,7 @@ interface PerfFigures {
 
 function runPerf(concurrency: number): Promise<PerfFigures> {
   const json = join(work, `perf-${concurrency}.json`);
-  const perfArgs = ['perf', '-m', 'add_sub', '-u', address, '--concurrency-range', String(concurrency), '-p', String(Math.round((seconds * 1000) / 3)), '-s', '1000', '--input-data', dataFile, '--json', json];
+  const perfArgs = ['perf', '-m', 'add_sub', '-u', address, '--concurrency-range', String(concurrency), '-p', String(Math.round((seconds * 1000) / 3)), '-s', '1000', '--input-data', dataFile, '--input-tensor-format', 'json', '--output-tensor-format', 'json', '--json', json];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...perfArgs], { stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('exit', (code) => {

@@ -10,6 +10,7 @@ export {
   type LoadRange,
   type RequestDistribution,
   type InputDataSource,
+  type TensorFormat,
 } from './perf-options.js';
 export { reportedLevels, REPORTED_PERCENTILES, type LevelResult, type PerfResult } from './perf-result.js';
 export type { ServerSplit } from './server-stats.js';

@@ -19,6 +19,9 @@ export type LoadMode = { kind: 'concurrency'; range: LoadRange } | { kind: 'requ
 
 export type InputDataSource = { kind: 'zero' } | { kind: 'random' } | { kind: 'files'; paths: string[] };
 
+/** HTTP tensor encoding: JSON values, or raw bytes after the JSON header (binary tensor data extension). */
+export type TensorFormat = 'json' | 'binary';
+
 export interface PerfOptions {
   model: string;
   /** Empty: the server's latest ready version. */
@@ -45,6 +48,9 @@ export interface PerfOptions {
   stringLength: number;
   /** Fixed content of BYTES elements, instead of generated text. */
   stringData: string | undefined;
+  /** Undefined: binary when the server offers the binary tensor data extension, as perf_analyzer's default. */
+  inputTensorFormat: TensorFormat | undefined;
+  outputTensorFormat: TensorFormat | undefined;
   sharedMemory: 'none' | 'system';
   outputSharedMemorySize: number;
   /** Worker threads that generate the load. */
@@ -71,6 +77,8 @@ export const DEFAULT_PERF_OPTIONS: Omit<PerfOptions, 'model'> = {
   inputData: { kind: 'random' },
   stringLength: 128,
   stringData: undefined,
+  inputTensorFormat: undefined,
+  outputTensorFormat: undefined,
   sharedMemory: 'none',
   outputSharedMemorySize: 100 * 1024,
   maxThreads: 1,
@@ -101,6 +109,9 @@ export function perfOptions(partial: Partial<PerfOptions> & Pick<PerfOptions, 'm
   if (!Number.isInteger(options.maxThreads) || options.maxThreads < 1) throw invalid(`max threads must be a positive integer, got ${options.maxThreads}`);
   if (options.streaming && options.protocol !== 'grpc') throw invalid('--streaming needs the gRPC protocol (-i grpc)');
   if (options.headers.length > 0 && options.protocol !== 'http') throw invalid('-H headers apply to HTTP only');
+  if ((options.inputTensorFormat || options.outputTensorFormat) && options.protocol !== 'http') {
+    throw invalid('--input-tensor-format and --output-tensor-format apply to HTTP only (gRPC always sends raw tensors)');
+  }
   for (const header of options.headers) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:.*$/.test(header) || /[\r\n]/.test(header)) throw invalid(`header '${header}' is not of the form 'Name: value'`);
   }

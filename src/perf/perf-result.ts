@@ -67,6 +67,8 @@ export interface PerfResult {
   streaming: boolean;
   /** `system`: the tensors travelled in shared memory, the requests carried only their places. */
   sharedMemory: 'none' | 'system';
+  /** HTTP without shared memory: how the tensors travelled in the bodies. */
+  tensorFormat: { inputs: 'json' | 'binary'; outputs: 'json' | 'binary' } | null;
   batchSize: number;
   mode: LoadMode['kind'];
   requestDistribution?: string;

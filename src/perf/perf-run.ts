@@ -12,11 +12,11 @@ import { parseEndpoint, type Endpoint } from './endpoint.js';
 import { GrpcControl } from './grpc-control.js';
 import { encodeGrpcInferRequest } from './grpc-infer-request.js';
 import { HttpControl } from './http-control.js';
-import { encodeHttpInferRequest } from './http-infer-request.js';
+import { encodeHttpInferRequest, type TensorTransport } from './http-infer-request.js';
 import { fileSteps, generatedSteps } from './input-data.js';
 import { LoadWorkers } from './load-workers.js';
 import { mergeWindows, windowOf, type MeasurementWindow } from './measurement-window.js';
-import { loadLevels, type PerfOptions } from './perf-options.js';
+import { loadLevels, type PerfOptions, type TensorFormat } from './perf-options.js';
 import { levelResult, stabilizingLatencyUs, type LevelResult, type PerfResult } from './perf-result.js';
 import type { ModelInfo } from './model-info.js';
 import { planRequests, type PlannedRequest } from './request-plan.js';
@@ -79,14 +79,31 @@ async function placeInSharedMemory(control: ServerControl, info: ModelInfo, requ
   return shm;
 }
 
-function encodeRequests(requests: readonly PlannedRequest[], options: PerfOptions, endpoint: Endpoint, shm: SystemSharedMemory | undefined): Uint8Array[] {
+/** perf_analyzer sends binary tensors by default; a server without the extension gets JSON unless asked otherwise. */
+function tensorFormats(options: PerfOptions, extensions: readonly string[]): { inputs: TensorFormat; outputs: TensorFormat } {
+  const offered = extensions.includes('binary_tensor_data');
+  const formats = { inputs: options.inputTensorFormat ?? (offered ? 'binary' : 'json'), outputs: options.outputTensorFormat ?? (offered ? 'binary' : 'json') } as const;
+  if (!offered && (formats.inputs === 'binary' || formats.outputs === 'binary')) {
+    throw new InferenceError('UNSUPPORTED', 'binary tensor format: the server does not offer the binary_tensor_data extension; use --input-tensor-format json --output-tensor-format json');
+  }
+  return formats;
+}
+
+function encodeRequests(
+  requests: readonly PlannedRequest[],
+  info: ModelInfo,
+  options: PerfOptions,
+  endpoint: Endpoint,
+  formats: { inputs: TensorFormat; outputs: TensorFormat },
+  shm: SystemSharedMemory | undefined,
+): Uint8Array[] {
   return requests.map((request, i) => {
     const places = shm ? { inputs: shm.layout.inputs[i], outputs: shm.layout.outputs } : undefined;
-    return new Uint8Array(
-      options.protocol === 'grpc'
-        ? encodeGrpcInferRequest(request, options.model, options.version, places)
-        : encodeHttpInferRequest(request, { endpoint, model: options.model, version: options.version, headers: options.headers }, places),
-    );
+    if (options.protocol === 'grpc') return new Uint8Array(encodeGrpcInferRequest(request, options.model, options.version, places));
+    const transport: TensorTransport = places
+      ? { kind: 'shared-memory', places }
+      : { kind: 'body', inputs: formats.inputs, outputs: formats.outputs, outputNames: info.outputs.map((o) => o.name) };
+    return new Uint8Array(encodeHttpInferRequest(request, { endpoint, model: options.model, version: options.version, headers: options.headers }, transport));
   });
 }
 
@@ -96,8 +113,11 @@ export async function runPerf(options: PerfOptions, hooks: PerfHooks = {}): Prom
   let shm: SystemSharedMemory | undefined;
   try {
     const { extensions, info, requests } = await readModel(control, options);
+    const formats = options.protocol === 'http' && options.sharedMemory === 'none' ? tensorFormats(options, extensions) : undefined;
     if (options.sharedMemory === 'system') shm = await placeInSharedMemory(control, info, requests, options);
-    return await measure(control, endpoint, options, hooks, extensions, encodeRequests(requests, options, endpoint, shm));
+    const encoded = encodeRequests(requests, info, options, endpoint, formats ?? { inputs: 'json', outputs: 'json' }, shm);
+    const result = await measure(control, endpoint, options, hooks, extensions, encoded);
+    return { ...result, tensorFormat: formats ?? null };
   } finally {
     if (shm) {
       // Best effort: a server that went away has no region left to unregister; the object goes regardless.
@@ -116,7 +136,7 @@ async function measure(
   hooks: PerfHooks,
   extensions: readonly string[],
   requests: Uint8Array[],
-): Promise<PerfResult> {
+): Promise<Omit<PerfResult, 'tensorFormat'>> {
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);

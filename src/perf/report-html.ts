@@ -117,6 +117,7 @@ export function htmlReport(result: PerfResult, generatedAt = new Date()): string
   const facts: Array<[string, string]> = [
     ['server', `${result.url} (${result.protocol}${result.streaming ? ', streaming' : ''}${result.sharedMemory === 'system' ? ', system shared memory' : ''})`],
     ['batch size', String(result.batchSize)],
+    ...(result.tensorFormat ? [['tensors', `${result.tensorFormat.inputs} inputs, ${result.tensorFormat.outputs} outputs`] as [string, string]] : []),
     ['load', result.mode === 'concurrency' ? 'concurrency' : `request rate, ${result.requestDistribution} distribution`],
     ['measurement window', `${result.measurementIntervalMs} ms, stability ${result.stabilityPercentage} %, at most ${result.maxTrials} windows`],
     ['stabilising on', result.percentile === null ? 'average latency' : `p${result.percentile} latency`],

@@ -101,7 +101,7 @@ describe('nereid perf command', () => {
 
   it('says that requests failed and exits 1', async () => {
     const json = join(out, 'failed.json');
-    const { code, stdout, stderr } = await perfHere(['-m', 'simple', '-u', address, '-p', '200', '--input-data', outOfRangeData(), '--json', json]);
+    const { code, stdout, stderr } = await perfHere(['-m', 'simple', '-u', address, '-p', '200', '--input-data', outOfRangeData(), '--input-tensor-format', 'json', '--json', json]);
     expect(code).toBe(1);
     expect(stdout).toMatch(/Failed requests: \d+/);
     expect(stdout).toMatch(/ERROR: \d+ requests failed/);
@@ -124,7 +124,7 @@ describe('nereid perf command', () => {
   });
 });
 
-/** Data the server refuses request after request: 3e9 is a JSON number but no INT32. */
+/** Data the server refuses request after request, as JSON: 3e9 is a JSON number but no INT32. */
 function outOfRangeData(): string {
   const path = join(out, 'data.json');
   const values = Array.from({ length: 16 }, (_, i) => i);

@@ -42,6 +42,7 @@ describe('nereid perf flags', () => {
       '-H', 'X-Tenant: blue',
       '--percentile=95',
       '--max-threads', '3',
+      '--input-tensor-format', 'json',
     ]);
     expect(o).toMatchObject({
       load: { kind: 'request-rate', range: { start: 0.5, end: 2.5, step: 0.5 }, distribution: 'poisson' },
@@ -50,6 +51,8 @@ describe('nereid perf flags', () => {
       headers: ['X-Tenant: blue'],
       percentile: 95,
       maxThreads: 3,
+      inputTensorFormat: 'json',
+      outputTensorFormat: undefined,
     });
     expect(parseRange('concurrency-range', '4')).toEqual({ start: 4, end: 4, step: 1 });
     expect(parseShape('x:0')).toEqual(['x', [0]]);
@@ -73,6 +76,8 @@ describe('nereid perf flags', () => {
     fails(['-m', 'm', '--percentile', '100'], 'percentile must be between 0 and 100 (exclusive), got 100');
     fails(['-m', 'm', '-H', 'no colon'], "header 'no colon' is not of the form 'Name: value'");
     fails(['-m', 'm', '--shared-memory', 'cuda'], "--shared-memory expects none or system, got 'cuda'");
+    fails(['-m', 'm', '--input-tensor-format', 'text'], "--input-tensor-format expects json or binary, got 'text'");
+    fails(['-m', 'm', '-i', 'grpc', '--output-tensor-format', 'json'], '--input-tensor-format and --output-tensor-format apply to HTTP only (gRPC always sends raw tensors)');
   });
 
   it('answers --help', () => {

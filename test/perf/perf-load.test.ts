@@ -75,8 +75,17 @@ describe('nereid perf load', () => {
     }
   });
 
-  it('sends a constant request rate within 5 % of the target', async () => {
-    const result = await runPerf(options({ model: 'simple', load: { kind: 'request-rate', range: { start: 150, end: 150, step: 1 }, distribution: 'constant' }, measurementIntervalMs: 600 }));
+  it('sends a constant request rate within 5 % of the target (JSON tensors)', async () => {
+    const result = await runPerf(
+      options({
+        model: 'simple',
+        load: { kind: 'request-rate', range: { start: 150, end: 150, step: 1 }, distribution: 'constant' },
+        measurementIntervalMs: 600,
+        inputTensorFormat: 'json',
+        outputTensorFormat: 'json',
+      }),
+    );
+    expect(result.tensorFormat).toEqual({ inputs: 'json', outputs: 'json' });
     const [level] = result.levels;
     expect(level.requestRate).toBe(150);
     expect(Math.abs(level.generator.sentPerSecond - 150) / 150, JSON.stringify(level)).toBeLessThan(0.05);
@@ -97,10 +106,12 @@ describe('nereid perf load', () => {
     expect(level.requestCount).toBeGreaterThan(0);
   });
 
-  it('counts inferences as requests × batch size, with generated strings for BYTES inputs', async () => {
+  it('counts inferences as requests × batch size, with generated strings sent as binary tensors', async () => {
     const result = await runPerf(options({ model: 'identity_bytes', batchSize: 4, shapes: { INPUT0: [3] }, stringLength: 16 }));
     const [level] = result.levels;
     expect(result.errorCount).toBe(0);
+    // perf_analyzer's default, since the server offers the binary tensor data extension.
+    expect(result.tensorFormat).toEqual({ inputs: 'binary', outputs: 'binary' });
     expect(level.throughput).toBeCloseTo(level.requestsPerSecond * 4, 6);
     expect(result.batchSize).toBe(4);
   });
