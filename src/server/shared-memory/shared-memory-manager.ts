@@ -143,7 +143,7 @@ export class SharedMemoryManager {
   private lookup(label: string, reference: SharedMemoryReference): Region {
     const region = this.regions.get(reference.region);
     if (!region) throw new InferenceError('NOT_FOUND', `${label}: Unable to find shared memory region: '${reference.region}'`);
-    if (reference.offset >= region.byteSize && !(reference.offset === 0 && reference.byteSize === 0)) {
+    if (reference.offset >= region.byteSize) {
       throw invalid(
         `${label}: Invalid offset for shared memory region: '${region.name}': offset ${reference.offset} is not inside the ${region.byteSize}-byte region`,
       );
