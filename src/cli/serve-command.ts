@@ -1,6 +1,6 @@
-import { createLogger } from '../core/index.js';
 import { DEFAULT_SERVER_OPTIONS, startServer, type ServerOptions } from '../server/index.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flag-parser.js';
+import { OBSERVABILITY_FLAGS, observabilityOptions } from './observability-flags.js';
 
 /**
  * After SIGTERM, keep serving until a second passes without an inference request:
@@ -31,6 +31,7 @@ export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'strict-readiness': { kind: 'bool', help: 'Report the server ready only when every model is ready.', defaultText: 'true' },
   'exit-on-error': { kind: 'bool', help: 'Exit at start-up when any model fails to load.', defaultText: 'true' },
   'log-verbose': { kind: 'int', help: 'Verbose logging level; above 0 logs debug detail.', defaultText: '0' },
+  ...OBSERVABILITY_FLAGS,
   help: { kind: 'bool', help: 'Print this help.' },
 };
 
@@ -52,7 +53,6 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     if (value <= 0) throw new UsageError(`--${name} must be positive, got ${value}`);
     return value;
   };
-  const verbose = (flags['log-verbose'] as number | undefined) ?? 0;
   const controlMode = (flags['model-control-mode'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.modelControlMode;
   if (controlMode !== 'none' && controlMode !== 'poll' && controlMode !== 'explicit') {
     throw new UsageError(`--model-control-mode must be none, poll or explicit, got '${controlMode}'`);
@@ -82,7 +82,7 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     drainQuietMs: CLI_DRAIN_QUIET_MS,
     strictReadiness: (flags['strict-readiness'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.strictReadiness,
     exitOnError: (flags['exit-on-error'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.exitOnError,
-    logger: createLogger(verbose),
+    ...observabilityOptions(flags, (flags['http-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.httpAddress),
   };
 }
 

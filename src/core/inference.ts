@@ -1,4 +1,5 @@
 import type { Cancellation } from './cancellation.js';
+import type { RequestTrace } from './request-trace.js';
 import type { Tensor } from './tensor.js';
 
 export type Parameters = Record<string, string | number | boolean>;
@@ -20,6 +21,8 @@ export interface InferenceRequest {
   parameters?: Parameters;
   /** Cancelled when the client goes away; the scheduler then drops the request if still queued. */
   cancellation?: Cancellation;
+  /** Set when the trace extension sampled this request. */
+  trace?: RequestTrace;
 }
 
 export interface InferenceResponse {

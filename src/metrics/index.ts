@@ -5,3 +5,18 @@ export {
   type DurationStat,
   type FailureReason,
 } from './model-statistics.js';
+export type { LatencyObserver } from './latency-observer.js';
+export { modelStatisticsJson, type ModelStatisticsJson, type StatisticDurationJson, type InferBatchStatisticsJson } from './statistics-report.js';
+export { DEFAULT_METRICS_CONFIG, parseMetricsConfig, type MetricsConfig } from './metrics-config.js';
+export { CpuMetrics } from './cpu-metrics.js';
+export { PrometheusMetrics, type ObservedVersion, type PrometheusMetricsOptions } from './prometheus-metrics.js';
+export {
+  DEFAULT_TRACE_SETTINGS,
+  parseTraceSettingsUpdate,
+  traceSettingsFromConfig,
+  type TraceLevel,
+  type TraceSettings,
+  type TraceSettingsJson,
+  type TraceSettingsUpdate,
+} from './trace-settings.js';
+export { TraceManager } from './trace-manager.js';

@@ -1,3 +1,5 @@
+import type { LatencyObserver } from './latency-observer.js';
+
 /**
  * The statistics of one model version, kept as Triton keeps them for its statistics
  * extension and its Prometheus metrics: cumulative counts and durations (in
@@ -46,7 +48,7 @@ export class ModelStatistics {
   readonly computeInput = duration();
   readonly computeInfer = duration();
   readonly computeOutput = duration();
-  /** Rows inferred (a request of batch size 4 counts 4). */
+  /** Rows of successful requests (a request of batch size 4 counts 4), as Triton counts them. */
   inferenceCount = 0;
   /** Model executions (one per batch). */
   executionCount = 0;
@@ -54,10 +56,15 @@ export class ModelStatistics {
   lastInferenceMs = 0;
   private readonly batches = new Map<number, BatchStatistics>();
 
+  /**
+   * `latencies` receives every success's durations, for the latency summaries and
+   * histograms that are off by default: when absent, recording costs one more check.
+   */
+  constructor(private readonly latencies?: LatencyObserver) {}
+
   /** One execution of `rows` rows. */
   recordExecution(rows: number, compute: ComputeDurations): void {
     this.executionCount++;
-    this.inferenceCount += rows;
     this.lastInferenceMs = Date.now();
     let batch = this.batches.get(rows);
     if (!batch) {
@@ -69,12 +76,15 @@ export class ModelStatistics {
     add(batch.computeOutput, compute.outputNs);
   }
 
-  recordSuccess(requestNs: number, queueNs: number, compute: ComputeDurations): void {
+  /** A request of `rows` rows answered with its outputs. */
+  recordSuccess(rows: number, requestNs: number, queueNs: number, compute: ComputeDurations): void {
+    this.inferenceCount += rows;
     add(this.success, requestNs);
     add(this.queue, queueNs);
     add(this.computeInput, compute.inputNs);
     add(this.computeInfer, compute.inferNs);
     add(this.computeOutput, compute.outputNs);
+    if (this.latencies !== undefined) this.latencies.observe(requestNs, queueNs, compute);
   }
 
   recordFailure(reason: FailureReason, requestNs: number): void {

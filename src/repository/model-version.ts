@@ -59,15 +59,16 @@ export class ModelVersion {
   signature: ModelSignature | undefined;
   /** Classification labels by output name, read from each output's label_filename at load. */
   labels: OutputLabels = new Map();
-  /** Counts and durations of this version's requests and executions, kept across its whole life. */
-  readonly statistics = new ModelStatistics();
   private scheduler: ModelScheduler | undefined;
   private pool: InstancePool | undefined;
+  private logger: Logger | undefined;
 
   constructor(
     readonly modelName: string,
     readonly version: string,
     config: ModelConfig,
+    /** Counts and durations of this version's requests and executions, kept across its whole life (a reload starts afresh, as in Triton). */
+    readonly statistics: ModelStatistics = new ModelStatistics(),
   ) {
     this.config = config;
   }
@@ -83,6 +84,8 @@ export class ModelVersion {
   }
 
   async load(options: VersionLoadOptions): Promise<void> {
+    this.logger = options.logger;
+    options.logger.info({ model: this.modelName, version: this.version }, 'loading model');
     const { logger } = options;
     const instances: ModelInstance[] = [];
     try {
@@ -176,13 +179,18 @@ export class ModelVersion {
 
   /** Waits for accepted requests to finish, then stops the instances. */
   async unload(): Promise<void> {
-    if (this.state === 'READY') this.state = 'UNLOADING';
+    const serving = this.state === 'READY';
+    if (serving) {
+      this.state = 'UNLOADING';
+      this.logger?.info({ model: this.modelName, version: this.version }, 'unloading model');
+    }
     await this.scheduler?.drain();
     await this.pool?.close();
     this.scheduler = undefined;
     this.pool = undefined;
     this.state = 'UNAVAILABLE';
     this.reason = 'unloaded';
+    if (serving) this.logger?.info({ model: this.modelName, version: this.version }, 'model unloaded');
   }
 
   /** The instances keep dying: the version cannot answer, and says so everywhere an operator looks. */

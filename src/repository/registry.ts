@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InferenceError, type Logger } from '../core/index.js';
+import type { ModelStatistics } from '../metrics/index.js';
 import {
   loadOverridesFromParameters,
   materializeOverrideFiles,
@@ -26,6 +27,8 @@ export interface RegistryOptions {
   startupModels?: string[];
   restartPolicy?: InstanceRestartPolicy;
   logger: Logger;
+  /** Makes each new version's statistics (the metrics give them their latency observers); plain ones by default. */
+  createStatistics?: (model: string, version: string) => ModelStatistics;
 }
 
 const DEFAULT_RESTART_POLICY: InstanceRestartPolicy = { maxConsecutiveFailures: 5, backoffMs: 100 };
@@ -168,6 +171,11 @@ export class ModelRegistry {
     return [...record.versions.values()].sort((a, b) => Number(b.version) - Number(a.version));
   }
 
+  /** Every version the registry holds, model by model, whatever its state. */
+  allVersions(): ModelVersion[] {
+    return [...this.models.values()].flatMap((record) => [...record.versions.values()]);
+  }
+
   /**
    * The repository index: one entry per version, one per model that could not be set
    * up, and one per model of the repositories that is not loaded.
@@ -288,7 +296,7 @@ export class ModelRegistry {
         old.reason = '';
         continue;
       }
-      const version = new ModelVersion(name, v, prepared.config);
+      const version = new ModelVersion(name, v, prepared.config, this.options.createStatistics?.(name, v));
       replaced.set(v, version);
       loads.push(
         version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, restartPolicy: this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, logger }),

@@ -69,7 +69,9 @@ export abstract class BatchScheduler implements ModelScheduler {
       prepared = prepareRequest(this.modelName, this.config, request);
       scheduling = schedulingParameters(request.parameters);
     } catch (err) {
-      this.statistics.recordFailure('OTHER', (performance.now() - arrivalMs) * MS_TO_NS);
+      const nowMs = performance.now();
+      this.statistics.recordFailure('OTHER', (nowMs - arrivalMs) * MS_TO_NS);
+      request.trace?.complete({ version: this.version, queueStartMs: arrivalMs, requestEndMs: nowMs });
       return Promise.reject(err);
     }
     return new Promise<InferenceResponse>((resolve, reject) => {
@@ -101,8 +103,8 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.checkDrained();
   }
 
-  /** Requests waiting in the queue. */
-  protected abstract get queuedCount(): number;
+  /** Requests waiting in the queue: Triton's pending request count. */
+  abstract get queuedCount(): number;
   /** Queues a validated request, or returns why it is refused (a full queue). */
   protected abstract admit(queued: QueuedRequest, scheduling: SchedulingParameters): InferenceError | undefined;
   /** Takes a request out of the queue, if it is still there. */
@@ -128,7 +130,9 @@ export abstract class BatchScheduler implements ModelScheduler {
 
   /** Answers a request that never reached an instance. */
   protected fail(queued: QueuedRequest, error: InferenceError, reason: FailureReason): void {
-    this.statistics.recordFailure(reason, (performance.now() - queued.arrivalMs) * MS_TO_NS);
+    const nowMs = performance.now();
+    this.statistics.recordFailure(reason, (nowMs - queued.arrivalMs) * MS_TO_NS);
+    queued.prepared.request.trace?.complete({ version: this.version, queueStartMs: queued.arrivalMs, requestEndMs: nowMs });
     queued.settle(undefined, error);
   }
 
@@ -175,9 +179,16 @@ export abstract class BatchScheduler implements ModelScheduler {
           this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
           queued.settle(undefined, new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${result.error}`));
         } else {
-          this.statistics.recordSuccess((doneMs - queued.arrivalMs) * MS_TO_NS, (dispatchMs - queued.arrivalMs) * MS_TO_NS, computeNs);
+          this.statistics.recordSuccess(queued.rows, (doneMs - queued.arrivalMs) * MS_TO_NS, (dispatchMs - queued.arrivalMs) * MS_TO_NS, computeNs);
           queued.settle(this.response(queued.prepared, result.outputs));
         }
+        queued.prepared.request.trace?.complete({
+          version: this.version,
+          queueStartMs: queued.arrivalMs,
+          computeStartMs: dispatchMs,
+          compute: executed ? computeNs : undefined,
+          requestEndMs: doneMs,
+        });
       };
       if (this.preserveOrdering) this.answerInOrder(queued.sequence, answer);
       else answer();

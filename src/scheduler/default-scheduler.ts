@@ -14,7 +14,7 @@ export class DefaultScheduler extends BatchScheduler {
     super(context);
   }
 
-  protected get queuedCount(): number {
+  get queuedCount(): number {
     return this.queue.size;
   }
 

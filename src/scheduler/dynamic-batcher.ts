@@ -36,7 +36,7 @@ export class DynamicBatcher extends BatchScheduler {
     this.preserveOrdering = batching.preserve_ordering;
   }
 
-  protected get queuedCount(): number {
+  get queuedCount(): number {
     return this.queue.size;
   }
 

@@ -2,13 +2,24 @@
  * The operations both frontends serve (MLServer's "data plane"): health, metadata,
  * configuration and inference. Frontends only translate wire formats to and from it.
  */
-import { datatypeFromConfig, InferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
-import type { IndexEntry, ModelConfig, ModelRegistry } from '../repository/index.js';
+import { datatypeFromConfig, InferenceError, type InferenceRequest, type InferenceResponse, type LogControl } from '../core/index.js';
+import { modelStatisticsJson, parseTraceSettingsUpdate, type ModelStatisticsJson, type TraceManager, type TraceSettingsJson } from '../metrics/index.js';
+import type { IndexEntry, ModelConfig, ModelRegistry, ModelVersion } from '../repository/index.js';
+import { logSettingsJson, parseLogSettingsUpdate, type LogSettingsJson } from './log-settings-json.js';
 import { OutputDelivery } from './output-delivery.js';
 import { SharedMemoryManager } from './shared-memory/index.js';
 
 /** The Triton extensions this server actually implements. */
-export const EXTENSIONS = ['model_configuration', 'model_repository', 'binary_tensor_data', 'classification', 'system_shared_memory'] as const;
+export const EXTENSIONS = [
+  'model_configuration',
+  'model_repository',
+  'binary_tensor_data',
+  'classification',
+  'system_shared_memory',
+  'statistics',
+  'trace',
+  'logging',
+] as const;
 
 export interface TensorMetadata {
   name: string;
@@ -34,7 +45,14 @@ export interface DataPlaneOptions {
   version: string;
   /** `--strict-readiness`: the server is ready only when every model is. */
   strictReadiness: boolean;
+  /** The trace extension: settings, sampling and trace files. */
+  tracing: TraceManager;
+  /** What the logging extension changes; undefined when the server was given a logger of its own making. */
+  logControl: LogControl | undefined;
 }
+
+/** Versions in ascending number, as Triton lists them. */
+const byVersion = (a: ModelVersion, b: ModelVersion) => Number(a.version) - Number(b.version);
 
 function tensorMetadata(config: ModelConfig, tensors: ModelConfig['input'] | ModelConfig['output']): TensorMetadata[] {
   return tensors.map((t) => ({
@@ -111,8 +129,60 @@ export class DataPlane {
     return this.registry.unload(name);
   }
 
+  /**
+   * The statistics extension: every READY version of every model, or of `name`, or
+   * version `version` of `name`, with Triton's errors for those that are not READY.
+   */
+  modelStatistics(name?: string, version?: string): { model_stats: ModelStatisticsJson[] } {
+    let versions: ModelVersion[];
+    if (!name) {
+      versions = this.registry
+        .allVersions()
+        .filter((v) => v.isReady)
+        .sort((a, b) => a.modelName.localeCompare(b.modelName) || byVersion(a, b));
+    } else {
+      let known: ModelVersion[] = [];
+      try {
+        known = this.registry.versionsOf(name);
+      } catch {
+        // An unknown model answers as one without a ready version, as in Triton.
+      }
+      versions = known.filter((v) => v.isReady).sort(byVersion);
+      if (versions.length === 0) throw new InferenceError('INVALID_ARG', `requested model '${name}' is not available`);
+      if (version) {
+        versions = versions.filter((v) => v.version === version);
+        if (versions.length === 0) throw new InferenceError('INVALID_ARG', `requested model version is not available for model '${name}'`);
+      }
+    }
+    return { model_stats: versions.map((v) => modelStatisticsJson(v.modelName, v.version, v.statistics)) };
+  }
+
+  logSettings(): LogSettingsJson {
+    return logSettingsJson(this.logging().settings);
+  }
+
+  /** The logging extension's update; answers the settings now in force. */
+  updateLogSettings(body: Record<string, unknown>): LogSettingsJson {
+    const control = this.logging();
+    control.update(parseLogSettingsUpdate(body));
+    return logSettingsJson(control.settings);
+  }
+
+  /** The trace settings in force globally, or for `model` (which must be ready, as in Triton). */
+  traceSettings(model?: string): TraceSettingsJson {
+    if (model !== undefined) this.checkTracedModel(model);
+    return this.options.tracing.settings(model);
+  }
+
+  /** The trace extension's update of the global settings, or of `model`'s; answers the settings now in force. */
+  updateTraceSettings(model: string | undefined, body: Record<string, unknown>): TraceSettingsJson {
+    if (model !== undefined) this.checkTracedModel(model);
+    return this.options.tracing.update(model, parseTraceSettingsUpdate(body));
+  }
+
   infer(request: InferenceRequest): Promise<InferenceResponse> {
     this.lastInferenceAt = performance.now();
+    if (this.options.tracing.enabled) request.trace = this.options.tracing.sample(request.model, request.id, this.lastInferenceAt);
     try {
       const model = this.registry.resolve(request.model, request.version);
       const delivery = OutputDelivery.prepare(request, model.config, model.labels, this.sharedMemory);
@@ -121,5 +191,21 @@ export class DataPlane {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  private logging(): LogControl {
+    if (!this.options.logControl) throw new InferenceError('UNAVAILABLE', 'the server does not support dynamic logging: its logger was not made by createLogger()');
+    return this.options.logControl;
+  }
+
+  /** As in Triton, a model's trace settings are read and changed only while it is ready (with Triton's message). */
+  private checkTracedModel(model: string): void {
+    let ready = false;
+    try {
+      ready = this.isModelReady(model).ready;
+    } catch {
+      // An unknown model is not ready.
+    }
+    if (!ready) throw new InferenceError('INVALID_ARG', `Request for unknown model : ${model}`);
   }
 }

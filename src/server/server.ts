@@ -1,10 +1,22 @@
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { silentLogger, type Logger } from '../core/index.js';
+import { logControlOf, silentLogger, type Logger } from '../core/index.js';
+import {
+  CpuMetrics,
+  DEFAULT_METRICS_CONFIG,
+  DEFAULT_TRACE_SETTINGS,
+  ModelStatistics,
+  PrometheusMetrics,
+  TraceManager,
+  type MetricsConfig,
+  type ObservedVersion,
+  type TraceSettings,
+} from '../metrics/index.js';
 import { ModelRegistry, type ModelControlMode } from '../repository/index.js';
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
+import { MetricsEndpoint } from './metrics-endpoint.js';
 
 const packageJson = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -42,6 +54,19 @@ export interface ServerOptions {
   drainQuietMs: number;
   /** `--exit-timeout-secs`: stop() gives up waiting for in-flight requests after this. */
   exitTimeoutSecs: number;
+  /** `--allow-metrics`: serve Prometheus metrics (`GET /metrics`) on their own port. */
+  allowMetrics: boolean;
+  metricsAddress: string;
+  metricsPort: number;
+  /** `--metrics-interval-ms`: how often CPU and memory are sampled; counters are read at each scrape. */
+  metricsIntervalMs: number;
+  /** `--allow-cpu-metrics`: report nv_cpu_utilization and CPU memory. */
+  allowCpuMetrics: boolean;
+  /** `--metrics-config`. */
+  metricsConfig: MetricsConfig;
+  /** The trace settings at start-up (`--trace-config`). */
+  trace: TraceSettings;
+  /** Made by createLogger() (or silentLogger()), its settings also change through the logging extension. */
   logger: Logger;
 }
 
@@ -68,6 +93,13 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = 
   exitOnError: true,
   drainQuietMs: 0,
   exitTimeoutSecs: 30,
+  allowMetrics: true,
+  metricsAddress: '0.0.0.0',
+  metricsPort: 8002,
+  metricsIntervalMs: 2000,
+  allowCpuMetrics: true,
+  metricsConfig: DEFAULT_METRICS_CONFIG,
+  trace: DEFAULT_TRACE_SETTINGS,
   logger: silentLogger(),
 };
 
@@ -77,6 +109,8 @@ export interface RunningServer {
   readonly httpPort: number | undefined;
   /** The bound gRPC port, or undefined when gRPC is off. */
   readonly grpcPort: number | undefined;
+  /** The bound metrics port, or undefined when metrics are off. */
+  readonly metricsPort: number | undefined;
   /**
    * Turns readiness off, serves until traffic stops (`drainQuietMs`), stops accepting,
    * answers everything in flight and unloads the models; rejects after `exitTimeoutSecs`.
@@ -87,13 +121,19 @@ export interface RunningServer {
 export async function startServer(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Promise<RunningServer> {
   const options: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...partial };
   const { logger } = options;
-  const registry = new ModelRegistry({
+  const cpu = options.allowMetrics && options.allowCpuMetrics ? new CpuMetrics() : undefined;
+  // Counters are read from the registry's versions at each scrape: nothing is counted twice.
+  const metrics: PrometheusMetrics | undefined = options.allowMetrics
+    ? new PrometheusMetrics({ versions: () => loadedVersions(registry), config: options.metricsConfig, cpu })
+    : undefined;
+  const registry: ModelRegistry = new ModelRegistry({
     repositories: options.modelRepositories,
     strictModelConfig: options.strictModelConfig,
     controlMode: options.modelControlMode,
     startupModels: options.loadModels,
     restartPolicy: { maxConsecutiveFailures: options.modelRestartLimit, backoffMs: options.modelRestartBackoffMs },
     logger,
+    createStatistics: metrics ? (model, version) => new ModelStatistics(metrics.latencyObserver(model, version)) : undefined,
   });
   await registry.loadAll();
   const failed = registry.loadFailures();
@@ -103,7 +143,13 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     throw new Error(`failed to load ${failed.length} model(s) (--exit-on-error=true):\n  ${reasons}`);
   }
 
-  const dataPlane = new DataPlane(registry, { version: packageJson.version, strictReadiness: options.strictReadiness });
+  const tracing = new TraceManager(options.trace, logger);
+  const dataPlane = new DataPlane(registry, {
+    version: packageJson.version,
+    strictReadiness: options.strictReadiness,
+    tracing,
+    logControl: logControlOf(logger),
+  });
   let http: HttpFrontend | undefined;
   let httpPort: number | undefined;
   if (options.allowHttp) {
@@ -137,6 +183,20 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     }
     logger.info({ address: options.grpcAddress, port: grpcPort }, 'GRPC service started');
   }
+  let metricsEndpoint: MetricsEndpoint | undefined;
+  let metricsPort: number | undefined;
+  if (metrics) {
+    metricsEndpoint = new MetricsEndpoint(metrics, { address: options.metricsAddress, port: options.metricsPort, logger });
+    try {
+      metricsPort = await metricsEndpoint.listen();
+    } catch (err) {
+      await Promise.all([http?.close(), grpcFrontend?.close()]);
+      await registry.unloadAll();
+      throw err;
+    }
+    cpu?.start(options.metricsIntervalMs);
+    logger.info({ address: options.metricsAddress, port: metricsPort }, 'metrics service started');
+  }
 
   if (options.modelControlMode === 'poll') registry.startPolling(options.repositoryPollSecs * 1000);
 
@@ -151,6 +211,9 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       .then(() => registry.unloadAll())
       .then(() => dataPlane.sharedMemory.unregisterAll());
     const timedOut = await Promise.race([drained.then(() => false), sleep(Math.max(0, deadline - performance.now()), undefined, { ref: false }).then(() => true)]);
+    // Metrics stay scrapeable while requests drain; traces collected so far are written either way.
+    cpu?.stop();
+    await Promise.all([metricsEndpoint?.close(), tracing.close()]);
     if (timedOut) throw new Error(`requests still in flight after --exit-timeout-secs=${options.exitTimeoutSecs}`);
     logger.info('server stopped');
   };
@@ -160,9 +223,24 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     registry,
     httpPort,
     grpcPort,
+    metricsPort,
     stop() {
       stopping ??= shutDown();
       return stopping;
     },
   };
+}
+
+/** The versions metrics report on: loaded ones, including one draining while it unloads. */
+function* loadedVersions(registry: ModelRegistry): Iterable<ObservedVersion> {
+  for (const version of registry.allVersions()) {
+    if (version.state !== 'READY' && version.state !== 'UNLOADING') continue;
+    let queuedCount = 0;
+    try {
+      queuedCount = version.requestScheduler.queuedCount;
+    } catch {
+      // Its scheduler is already gone: nothing is queued.
+    }
+    yield { modelName: version.modelName, version: version.version, statistics: version.statistics, queuedCount };
+  }
 }

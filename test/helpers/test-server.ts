@@ -11,12 +11,28 @@ export interface TestServer {
   url: string;
   /** `127.0.0.1:<port>` of the gRPC endpoint, for a grpc-js client. */
   grpcTarget: string;
+  /** The Prometheus endpoint, `http://127.0.0.1:<port>/metrics`. */
+  metricsUrl: string;
 }
 
-/** A real server on 127.0.0.1 with ephemeral HTTP and gRPC ports. */
+/** A real server on 127.0.0.1 with ephemeral HTTP, gRPC and metrics ports. */
 export async function startTestServer(options: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Promise<TestServer> {
-  const server = await startServer({ httpAddress: '127.0.0.1', httpPort: 0, grpcAddress: '127.0.0.1', grpcPort: 0, exitOnError: false, ...options });
-  return { server, url: `http://127.0.0.1:${server.httpPort}`, grpcTarget: `127.0.0.1:${server.grpcPort}` };
+  const server = await startServer({
+    httpAddress: '127.0.0.1',
+    httpPort: 0,
+    grpcAddress: '127.0.0.1',
+    grpcPort: 0,
+    metricsAddress: '127.0.0.1',
+    metricsPort: 0,
+    exitOnError: false,
+    ...options,
+  });
+  return {
+    server,
+    url: `http://127.0.0.1:${server.httpPort}`,
+    grpcTarget: `127.0.0.1:${server.grpcPort}`,
+    metricsUrl: `http://127.0.0.1:${server.metricsPort}/metrics`,
+  };
 }
 
 /**

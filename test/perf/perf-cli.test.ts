@@ -76,10 +76,13 @@ describe('nereid perf command', () => {
     expect(stdout).toContain('Inferences/Second vs. Client Average Batch Latency');
 
     const header = readFileSync(csv, 'utf8').split('\n')[0];
-    expect(header).toBe('Concurrency,Inferences/Second,Client Send,Client Recv,p50 latency,p90 latency,p95 latency,p99 latency,Avg latency,request/response,response wait');
+    // Nereid offers the statistics extension, so the server-side split is there, as perf_analyzer writes it.
+    expect(header).toBe(
+      'Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,p50 latency,p90 latency,p95 latency,p99 latency,Avg latency,request/response,response wait',
+    );
     const rows = parseCsv(readFileSync(csv, 'utf8'));
     const result = JSON.parse(readFileSync(json, 'utf8'));
-    expect(result).toMatchObject({ tool: 'nereid perf', model: 'add_sub', mode: 'concurrency', errorCount: 0, serverStatistics: { available: false } });
+    expect(result).toMatchObject({ tool: 'nereid perf', model: 'add_sub', mode: 'concurrency', errorCount: 0, serverStatistics: { available: true } });
     expect(result.levels).toHaveLength(2);
     expect(rows).toHaveLength(2);
     // perf_analyzer sorts its rows by throughput.
@@ -90,6 +93,7 @@ describe('nereid perf command', () => {
       for (const p of [50, 90, 95, 99]) expect(Number(row[`p${p} latency`])).toBe(Math.floor(level.latencyUs.percentiles[String(p)]));
       expect(Number(row['Avg latency'])).toBe(Math.floor(level.latencyUs.avg));
       expect(Number(row['Client Send'])).toBe(Math.floor(level.clientSendUs));
+      expect(Number(row['Server Compute Infer'])).toBeGreaterThan(0);
     }
 
     const page = readFileSync(html, 'utf8');

@@ -112,12 +112,9 @@ describe('errors', () => {
   });
 
   it.each([
-    ['ModelStatistics', 'the statistics extension'],
     ['CudaSharedMemoryStatus', 'the CUDA shared memory extension'],
     ['CudaSharedMemoryRegister', 'the CUDA shared memory extension'],
     ['CudaSharedMemoryUnregister', 'the CUDA shared memory extension'],
-    ['TraceSetting', 'the trace extension'],
-    ['LogSettings', 'the logging extension'],
   ])('%s answers UNIMPLEMENTED, naming itself and what is missing', async (method, capability) => {
     const error = await client.fail(method, {});
     expect(error.code).toBe(status.UNIMPLEMENTED);

@@ -9,6 +9,14 @@ import { repositoryParametersFromWire, type RepositoryParameterMessage } from '.
 import { grpcStatusOf, notImplemented } from './grpc-status.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './infer-codec.js';
 import { InferStream } from './infer-stream.js';
+import {
+  logSettingsFromWire,
+  logSettingsToWire,
+  traceSettingsFromWire,
+  traceSettingsToWire,
+  type LogSettingValueMessage,
+  type TraceSettingValueMessage,
+} from './settings-messages.js';
 
 export interface GrpcFrontendOptions {
   address: string;
@@ -186,7 +194,10 @@ export class GrpcFrontend {
         refuseRepositoryName('RepositoryIndex', request);
         return encodeMessage('RepositoryIndexResponse', { models: dp.repositoryIndex(request.ready) });
       }),
-      ModelStatistics: this.refuse('ModelStatistics', 'the statistics extension'),
+      ModelStatistics: this.unary((bytes) => {
+        const [name, version] = nameAndVersion('ModelStatisticsRequest', bytes);
+        return encodeMessage('ModelStatisticsResponse', dp.modelStatistics(name || undefined, version));
+      }),
       RepositoryModelLoad: this.unary(async (bytes) => {
         const request = decodeMessage<RepositoryModelRequest>('RepositoryModelLoadRequest', bytes);
         refuseRepositoryName('RepositoryModelLoad', request);
@@ -218,8 +229,18 @@ export class GrpcFrontend {
       CudaSharedMemoryStatus: this.refuse('CudaSharedMemoryStatus', 'the CUDA shared memory extension'),
       CudaSharedMemoryRegister: this.refuse('CudaSharedMemoryRegister', 'the CUDA shared memory extension'),
       CudaSharedMemoryUnregister: this.refuse('CudaSharedMemoryUnregister', 'the CUDA shared memory extension'),
-      TraceSetting: this.refuse('TraceSetting', 'the trace extension'),
-      LogSettings: this.refuse('LogSettings', 'the logging extension'),
+      TraceSetting: this.unary((bytes) => {
+        const request = decodeMessage<{ settings: Record<string, TraceSettingValueMessage>; model_name: string }>('TraceSettingRequest', bytes);
+        const model = request.model_name || undefined;
+        const settings =
+          Object.keys(request.settings).length === 0 ? dp.traceSettings(model) : dp.updateTraceSettings(model, traceSettingsFromWire(request.settings));
+        return encodeMessage('TraceSettingResponse', { settings: traceSettingsToWire(settings) });
+      }),
+      LogSettings: this.unary((bytes) => {
+        const request = decodeMessage<{ settings: Record<string, LogSettingValueMessage> }>('LogSettingsRequest', bytes);
+        const settings = Object.keys(request.settings).length === 0 ? dp.logSettings() : dp.updateLogSettings(logSettingsFromWire(request.settings));
+        return encodeMessage('LogSettingsResponse', { settings: logSettingsToWire(settings) });
+      }),
     };
   }
 

@@ -185,6 +185,22 @@ export class HttpFrontend {
       app.post(path, this.handle((ex, req) => this.infer(ex, req, ...params(req, v)))),
     );
 
+    // Statistics, logging and trace extensions. uWS matches the fixed `/v2/models/stats`
+    // before `/v2/models/:model`, as Triton does (a model named "stats" has no metadata route).
+    app.get('/v2/models/stats', this.handle((ex) => ex.sendJson(dp.modelStatistics())));
+    modelRoute('/stats', (path, v) =>
+      app.get(path, this.handle((ex, req) => ex.sendJson(dp.modelStatistics(...params(req, v))))),
+    );
+    app.get('/v2/logging', this.handle((ex) => ex.sendJson(dp.logSettings())));
+    app.post('/v2/logging', this.handle((ex, req) => this.withJsonBody(ex, req, (body) => ex.sendJson(dp.updateLogSettings(body)))));
+    app.get('/v2/trace/setting', this.handle((ex) => ex.sendJson(dp.traceSettings())));
+    app.post('/v2/trace/setting', this.handle((ex, req) => this.withJsonBody(ex, req, (body) => ex.sendJson(dp.updateTraceSettings(undefined, body)))));
+    app.get('/v2/models/:model/trace/setting', this.handle((ex, req) => ex.sendJson(dp.traceSettings(params(req, false)[0]))));
+    app.post('/v2/models/:model/trace/setting', this.handle((ex, req) => {
+      const [model] = params(req, false);
+      this.withJsonBody(ex, req, (body) => ex.sendJson(dp.updateTraceSettings(model, body)));
+    }));
+
     app.post('/v2/repository/index', this.handle((ex, req) => this.withJsonBody(ex, req, (body) => {
       const ready = body.ready;
       if (ready !== undefined && typeof ready !== 'boolean') throw new InferenceError('INVALID_ARG', "'ready' must be a boolean");
