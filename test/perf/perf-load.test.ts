@@ -117,7 +117,7 @@ describe('nereid perf load', () => {
   });
 
   it('stops measuring a level once three windows agree, and gives up after --max-trials when they never do', async () => {
-    const stable = await runPerf(options({ model: 'add_sub', stabilityFraction: 10, maxTrials: 8, measurementIntervalMs: 250 }));
+    const stable = await runPerf(options({ model: 'add_sub', stabilityFraction: 100, maxTrials: 8, measurementIntervalMs: 300 }));
     expect(stable.levels[0]).toMatchObject({ stable: true, windows: 3, mergedWindows: 3 });
     expect(stable.stopReason).toBeNull();
 
