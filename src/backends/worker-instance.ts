@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { ExecutionBatch, ExecutionResult, ModelInstance, ModelSignature } from './backend.js';
-import { startWorker } from './worker-script.js';
+import { startWorker } from '../core/index.js';
 import { transferList, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
 
 /** How long close() lets a model finalize before the worker is terminated. */

@@ -9,3 +9,4 @@ export * from './tensor-bytes.js';
 export * from './log-control.js';
 export * from './log-line.js';
 export * from './request-trace.js';
+export * from './worker-script.js';

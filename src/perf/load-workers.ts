@@ -5,7 +5,7 @@
 import type { Worker } from 'node:worker_threads';
 import { InferenceError } from '../core/index.js';
 import type { RequestDistribution } from './perf-options.js';
-import { startWorker } from './worker-start.js';
+import { startWorker } from '../core/index.js';
 import type { FromWorker, ToWorker, WorkerInit, WorkerWindow } from './worker-protocol.js';
 
 interface Waiter {
