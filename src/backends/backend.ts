@@ -1,4 +1,4 @@
-import type { Datatype, Parameters, Tensor } from '../core/index.js';
+import type { Datatype, InferenceRequest, InferenceResponse, Parameters, Tensor } from '../core/index.js';
 
 /** An input or output as the model file itself declares it; -1 marks a dimension of any size. */
 export interface TensorSignature {
@@ -100,4 +100,6 @@ export interface InstanceOptions {
   defaultIntraOpThreads: number;
   /** config.pbtxt `optimization { graph { level } }`, 0 when absent. */
   graphOptimizationLevel: number;
+  /** Sends a request to any model of the server through its scheduler: a JavaScript model's infer(). */
+  infer?: (request: InferenceRequest) => Promise<InferenceResponse>;
 }

@@ -5,13 +5,15 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { ExecutionBatch, ExecutionResult, ModelSignature } from './backend.js';
-import type { WorkerCommand, WorkerReply } from './worker-protocol.js';
+import type { CallOutcome, WorkerCommand, WorkerReply } from './worker-protocol.js';
 
 export interface HostedInstance {
   signature: ModelSignature;
   /** The result and the buffers to transfer with it (which the instance must not touch again). */
   execute(batch: ExecutionBatch): Promise<{ result: ExecutionResult; transfer: ArrayBuffer[] }>;
   close(): Promise<void>;
+  /** The answer to a call the instance made to another model (see worker-protocol.ts). */
+  callResult?(id: number, outcome: CallOutcome): void;
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -30,10 +32,12 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
   // Commands are handled strictly one after another: an instance executes one batch at a time.
   let previous: Promise<void> = Promise.resolve();
   port.on('message', (command: WorkerCommand) => {
+    // Not queued: the execution in progress may be the one waiting for it.
+    if (command.type === 'call-result') return instance.callResult?.(command.id, command.outcome);
     previous = previous.then(() => handle(command));
   });
 
-  async function handle(command: WorkerCommand): Promise<void> {
+  async function handle(command: Exclude<WorkerCommand, { type: 'call-result' }>): Promise<void> {
     if (command.type === 'close') {
       // The worker is terminated right after; a failing finalize changes nothing for the server.
       await instance.close().catch(() => undefined);

@@ -1,7 +1,8 @@
 import type { Worker } from 'node:worker_threads';
+import { toInferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
 import type { ExecutionBatch, ExecutionResult, ModelInstance, ModelSignature } from './backend.js';
 import { startWorker } from '../core/index.js';
-import { transferList, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
+import { ownedTensor, transferList, type CallOutcome, type CallRequest, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
 
 /** How long close() lets a model finalize before the worker is terminated. */
 const CLOSE_GRACE_MS = 5_000;
@@ -20,11 +21,22 @@ export interface WorkerInstanceOptions {
    * computes tensors saves the structured clone of it.
    */
   sendRequests: boolean;
+  /** Serves the worker's calls to other models of the server (a JavaScript model's infer()). */
+  call?: (request: InferenceRequest) => Promise<InferenceResponse>;
+  /**
+   * The longest one execution may take, in ms (0: no limit). Past it the instance is
+   * taken for hung: the requests it holds fail, and its worker is stopped, which makes
+   * the pool restart it, since a worker stuck in a loop can be stopped no other way.
+   */
+  executeTimeoutMs?: number;
+  /** Where executeTimeoutMs comes from, for the message (`parameter execute_timeout_ms`). */
+  executeTimeoutSource?: string;
 }
 
 interface Pending {
   resolve(result: ExecutionResult): void;
   reject(error: Error): void;
+  timer?: NodeJS.Timeout;
 }
 
 /**
@@ -78,7 +90,10 @@ export class WorkerInstance implements ModelInstance {
     const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [] };
     const command: WorkerCommand = { type: 'execute', id, batch: sent };
     return new Promise<ExecutionResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const pending: Pending = { resolve, reject };
+      const timeoutMs = this.options.executeTimeoutMs ?? 0;
+      if (timeoutMs > 0) pending.timer = setTimeout(() => this.hung(timeoutMs), timeoutMs);
+      this.pending.set(id, pending);
       this.worker.postMessage(command, [...transferList(batch.inputs)]);
     });
   }
@@ -103,12 +118,53 @@ export class WorkerInstance implements ModelInstance {
 
   private onReply(reply: WorkerReply): void {
     if (reply.type === 'closed') return this.onClosed?.();
+    if (reply.type === 'call') return this.serveCall(reply.id, reply.request);
     if (reply.type !== 'result' && reply.type !== 'error') return;
     const pending = this.pending.get(reply.id);
     if (!pending) return;
     this.pending.delete(reply.id);
+    clearTimeout(pending.timer);
     if (reply.type === 'result') pending.resolve(reply.result);
     else pending.reject(new Error(reply.message));
+  }
+
+  /** Passes a call of the worker's to the server and sends the answer back, outputs by transfer. */
+  private serveCall(id: number, call: CallRequest): void {
+    const answer = (outcome: CallOutcome, transfer: ArrayBuffer[] = []) => {
+      // A worker stopped meanwhile has nobody left to answer.
+      if (!this.closing) this.worker.postMessage({ type: 'call-result', id, outcome } satisfies WorkerCommand, transfer);
+    };
+    const request: InferenceRequest = { model: call.model, inputs: call.inputs };
+    if (call.version !== undefined) request.version = call.version;
+    if (call.id !== undefined) request.id = call.id;
+    if (call.outputs) request.outputs = call.outputs.map((name) => ({ name }));
+    if (call.parameters) request.parameters = call.parameters;
+    let answered: Promise<InferenceResponse>;
+    try {
+      if (!this.options.call) throw new Error(`model ${this.options.modelLabel} cannot call other models`);
+      answered = this.options.call(request);
+    } catch (err) {
+      answered = Promise.reject(err);
+    }
+    answered.then(
+      (response) => {
+        const outputs = response.outputs.map(ownedTensor);
+        const result: Extract<CallOutcome, { response: unknown }>['response'] = { model: response.model, version: response.version, outputs };
+        if (response.id !== undefined) result.id = response.id;
+        answer({ response: result }, [...transferList(outputs)]);
+      },
+      (err: unknown) => {
+        const error = toInferenceError(err);
+        answer({ error: { code: error.code, message: error.message } });
+      },
+    );
+  }
+
+  private hung(timeoutMs: number): void {
+    if (this.closing) return;
+    const source = this.options.executeTimeoutSource ? ` (${this.options.executeTimeoutSource})` : '';
+    this.fail(new Error(`instance ${this.name} of model ${this.options.modelLabel} did not finish an execution within ${timeoutMs} ms${source}; it is stopped and restarted`));
+    void this.worker.terminate();
   }
 
   private fail(error: Error): void {
@@ -118,7 +174,10 @@ export class WorkerInstance implements ModelInstance {
   }
 
   private rejectAll(error: Error): void {
-    for (const pending of this.pending.values()) pending.reject(error);
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
     this.pending.clear();
   }
 }

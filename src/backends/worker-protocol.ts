@@ -2,22 +2,54 @@
  * Messages between a WorkerInstance (main thread) and the worker thread that hosts one
  * model instance, whatever the backend. Tensor buffers travel in transfer lists.
  */
-import type { Tensor } from '../core/index.js';
+import type { ErrorCode, Parameters, Tensor } from '../core/index.js';
 import type { ExecutionBatch, ExecutionResult, ModelSignature } from './backend.js';
 
-export type WorkerCommand = { type: 'execute'; id: number; batch: ExecutionBatch } | { type: 'close' };
+/** A request a model sends to another model of the server (a JavaScript model's infer()). */
+export interface CallRequest {
+  model: string;
+  version?: string;
+  id?: string;
+  inputs: Tensor[];
+  /** Absent: every output. */
+  outputs?: string[];
+  parameters?: Parameters;
+}
+
+export type CallOutcome =
+  | { response: { model: string; version: string; id?: string; outputs: Tensor[] } }
+  | { error: { code: ErrorCode; message: string } };
+
+export type WorkerCommand =
+  | { type: 'execute'; id: number; batch: ExecutionBatch }
+  | { type: 'close' }
+  /** The answer to a 'call' of the worker's; it is delivered at once, even while an execution runs (which may be awaiting it). */
+  | { type: 'call-result'; id: number; outcome: CallOutcome };
 
 export type WorkerReply =
   | { type: 'ready'; signature: ModelSignature }
   | { type: 'load-error'; message: string }
   | { type: 'result'; id: number; result: ExecutionResult }
   | { type: 'error'; id: number; message: string }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  | { type: 'call'; id: number; request: CallRequest };
 
 /**
  * The buffers to transfer with `tensors`: each distinct ArrayBuffer once. Shared memory
  * is shared rather than transferred, and BYTES elements are small enough to copy.
  */
+/**
+ * The tensor with a buffer of its own, ready to transfer: a view on a larger buffer
+ * (one request's rows of a batch's output) is copied, since transferring the whole
+ * buffer would empty it for the other requests of the batch.
+ */
+export function ownedTensor(tensor: Tensor): Tensor {
+  const { data } = tensor;
+  if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) return tensor;
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return tensor;
+  return { ...tensor, data: data.slice() };
+}
+
 export function transferList(tensors: readonly Tensor[], into: Set<ArrayBuffer> = new Set()): Set<ArrayBuffer> {
   for (const tensor of tensors) {
     if (!Array.isArray(tensor.data) && tensor.data.buffer instanceof ArrayBuffer) into.add(tensor.data.buffer);

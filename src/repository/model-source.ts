@@ -88,6 +88,8 @@ export function prepareModel(modelName: string, dir: string, strict: boolean, co
     throw new Error(`config name '${config.name}' does not match the model folder '${modelName}'`);
   }
   config = { ...config, name: modelName };
+  // An ensemble has no model file and no backend: its steps are other models.
+  if (config.platform === 'ensemble') return { config, backend: 'ensemble' };
 
   let backend = backendNameFor(config.platform, config.backend);
   if (!backend && !strict) {

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableGpus, defaultModelFilenames, loadInstance, type ModelInstance, type ModelSignature } from '../backends/index.js';
-import { InferenceError, type Logger } from '../core/index.js';
+import { InferenceError, type InferenceRequest, type InferenceResponse, type Logger } from '../core/index.js';
+import { EnsembleScheduler, type ModelResolver } from '../ensemble/index.js';
 import { ModelStatistics } from '../metrics/index.js';
 import { DefaultScheduler, DynamicBatcher, InstancePool, type ModelScheduler, type SchedulerContext } from '../scheduler/index.js';
 import { autoCompleteConfig, validateAgainstModel } from './config-completion.js';
@@ -23,6 +24,10 @@ export interface VersionLoadOptions {
   strictModelConfig: boolean;
   restartPolicy: InstanceRestartPolicy;
   logger: Logger;
+  /** How an ensemble's steps, and a model's own infer() calls, reach the other models of the server. */
+  resolveModel: ModelResolver;
+  /** Called when the version stops being READY on its own (its instances keep failing), so that ensembles using it can say so. */
+  onUnavailable?: () => void;
 }
 
 /** How dead instances come back: `--model-restart-limit`, `--model-restart-backoff-ms`. */
@@ -86,6 +91,7 @@ export class ModelVersion {
   async load(options: VersionLoadOptions): Promise<void> {
     this.logger = options.logger;
     options.logger.info({ model: this.modelName, version: this.version }, 'loading model');
+    if (options.backend === 'ensemble') return this.loadEnsemble(options);
     const { logger } = options;
     const instances: ModelInstance[] = [];
     try {
@@ -100,6 +106,13 @@ export class ModelVersion {
         Object.entries(options.config.parameters).map(([key, value]) => [key, value.string_value]),
       );
       const threads = defaultIntraOpThreads(names.length);
+      const infer = (request: InferenceRequest): Promise<InferenceResponse> => {
+        try {
+          return options.resolveModel(request.model, request.version).scheduler.enqueue(request);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      };
       const load = (instanceName: string) =>
         loadInstance(options.backend, {
           modelName: this.modelName,
@@ -110,6 +123,7 @@ export class ModelVersion {
           parameters,
           defaultIntraOpThreads: threads,
           graphOptimizationLevel: options.config.optimization?.graph?.level ?? 0,
+          infer,
         });
 
       const first = await load(names[0]);
@@ -151,7 +165,10 @@ export class ModelVersion {
           onDeath: (instance, error) =>
             logger.error({ model: this.modelName, version: this.version, instance, reason: error.message }, 'model instance died; restarting it'),
           onRestart: (instance, attempt) => logger.info({ model: this.modelName, version: this.version, instance, attempt }, 'model instance restarted'),
-          onGiveUp: (error, failures) => this.giveUp(error, failures, logger),
+          onGiveUp: (error, failures) => {
+            this.giveUp(error, failures, logger);
+            options.onUnavailable?.();
+          },
         },
         slots,
       );
@@ -169,6 +186,45 @@ export class ModelVersion {
       await Promise.all(instances.map((instance) => instance.close()));
       this.markUnavailable(err instanceof Error ? err.message : String(err));
       logger.error({ model: this.modelName, version: this.version, reason: this.reason }, 'model failed to load');
+    }
+  }
+
+  /**
+   * An ensemble has no instances: it is READY while its step models fit it
+   * (refreshEnsemble), and a configuration that is wrong in itself fails the load.
+   */
+  private loadEnsemble(options: VersionLoadOptions): void {
+    try {
+      this.scheduler = new EnsembleScheduler({
+        modelName: this.modelName,
+        version: this.version,
+        config: options.config,
+        statistics: this.statistics,
+        resolve: options.resolveModel,
+      });
+    } catch (err) {
+      this.markUnavailable(err instanceof Error ? err.message : String(err));
+      options.logger.error({ model: this.modelName, version: this.version, reason: this.reason }, 'model failed to load');
+      return;
+    }
+    this.refreshEnsemble();
+    if (this.isReady) options.logger.info({ model: this.modelName, version: this.version }, 'model ready');
+    else options.logger.error({ model: this.modelName, version: this.version, reason: this.reason }, 'model failed to load');
+  }
+
+  /**
+   * An ensemble checks its step models again (one of them was loaded, reloaded, unloaded
+   * or gave up): READY when they fit, UNAVAILABLE with the reason when they do not.
+   * Nothing changes for a version being unloaded or already unloaded.
+   */
+  refreshEnsemble(): void {
+    if (!(this.scheduler instanceof EnsembleScheduler) || this.state === 'UNLOADING') return;
+    const problem = this.scheduler.stepProblem();
+    if (problem) {
+      this.markUnavailable(problem);
+    } else {
+      this.state = 'READY';
+      this.reason = '';
     }
   }
 

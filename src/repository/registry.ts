@@ -1,7 +1,9 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InferenceError, type Logger } from '../core/index.js';
+import type { ModelResolver } from '../ensemble/index.js';
 import type { ModelStatistics } from '../metrics/index.js';
+import type { ModelConfig } from './model-config.js';
 import {
   loadOverridesFromParameters,
   materializeOverrideFiles,
@@ -14,6 +16,7 @@ import {
 } from './model-source.js';
 import { ModelVersion, type InstanceRestartPolicy, type ModelState } from './model-version.js';
 import { scanRepositories, versionFolders } from './repository-scan.js';
+import { unloadOptionsFromParameters } from './unload-parameters.js';
 import { selectVersions } from './version-policy.js';
 
 export type ModelControlMode = 'none' | 'poll' | 'explicit';
@@ -67,6 +70,14 @@ export class ModelRegistry {
   private readonly operations = new Map<string, Promise<unknown>>();
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  /** The models each ensemble's load is waiting for; a wait that would close a circle is skipped. */
+  private readonly stepWaits = new Map<string, Set<string>>();
+
+  /** The READY version behind an ensemble step or a model's infer() call. */
+  private readonly resolveModel: ModelResolver = (name, version) => {
+    const found = this.resolve(name, version);
+    return { config: found.config, scheduler: found.requestScheduler };
+  };
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -98,9 +109,24 @@ export class ModelRegistry {
     return this.serialized(name, () => this.loadModel(name, overrides, false));
   }
 
-  /** The repository extension's unload: no new requests, in-flight ones finish, then the instances stop. */
-  unload(name: string): Promise<void> {
+  /**
+   * The repository extension's unload: no new requests, in-flight ones finish, then the
+   * instances stop. With `unload_dependents` the ensembles that use the model, directly
+   * or through other ensembles, are unloaded first; without it they become UNAVAILABLE.
+   */
+  async unload(name: string, parameters?: Record<string, unknown>): Promise<void> {
     this.checkControlAllowed();
+    const { unloadDependents } = unloadOptionsFromParameters(name, parameters);
+    if (unloadDependents) {
+      await Promise.all(
+        this.dependentsOf(name).map((dependent) =>
+          this.serialized(dependent.name, async () => {
+            await this.unloadRecord(dependent);
+            this.options.logger.info({ model: dependent.name, uses: name }, 'model unloaded with a model it uses (unload_dependents)');
+          }),
+        ),
+      );
+    }
     return this.serialized(name, async () => {
       const record = this.models.get(name);
       if (!record) throw new InferenceError('INVALID_ARG', `failed to unload '${name}': no such model is loaded`);
@@ -229,15 +255,89 @@ export class ModelRegistry {
     }
   }
 
+  /** Runs `operation` after every earlier one on `name`; then the ensembles that use `name` check their steps again. */
   private serialized<T>(name: string, operation: () => Promise<T>): Promise<T> {
     const previous = this.operations.get(name) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(operation);
+    const next = previous
+      .catch(() => undefined)
+      .then(operation)
+      .finally(() => this.refreshDependents(name));
     const settled = next.catch(() => undefined);
     this.operations.set(name, settled);
     void settled.then(() => {
       if (this.operations.get(name) === settled) this.operations.delete(name);
     });
     return next;
+  }
+
+  /** Loaded ensembles that use `name` as a step, directly or through other ensembles. */
+  private dependentsOf(name: string): ModelRecord[] {
+    const found = new Map<string, ModelRecord>();
+    const visit = (model: string) => {
+      for (const record of this.models.values()) {
+        if (found.has(record.name) || record.name === name || !this.usesAsStep(record, model)) continue;
+        found.set(record.name, record);
+        visit(record.name);
+      }
+    };
+    visit(name);
+    return [...found.values()];
+  }
+
+  private usesAsStep(record: ModelRecord, model: string): boolean {
+    return [...record.versions.values()].some((version) => version.config.ensemble_scheduling?.step.some((step) => step.model_name === model));
+  }
+
+  /**
+   * `name` was loaded, reloaded or unloaded, or gave up: every ensemble that uses it
+   * checks its steps again (becoming READY or UNAVAILABLE with the reason), and so do
+   * the ensembles that use those in turn.
+   */
+  private refreshDependents(name: string, seen = new Set<string>([name])): void {
+    for (const record of this.models.values()) {
+      if (seen.has(record.name) || !this.usesAsStep(record, name)) continue;
+      seen.add(record.name);
+      for (const version of record.versions.values()) version.refreshEnsemble();
+      this.refreshDependents(record.name, seen);
+    }
+  }
+
+  /**
+   * An ensemble's step models come before it: a step model being loaded is waited for,
+   * and in explicit mode one that is not loaded is loaded now, as Triton does.
+   */
+  private async loadSteps(name: string, config: ModelConfig, required: boolean): Promise<void> {
+    const steps = new Set((config.ensemble_scheduling?.step ?? []).map((step) => step.model_name));
+    const waits = new Set<string>();
+    this.stepWaits.set(name, waits);
+    try {
+      await Promise.all(
+        [...steps].map(async (step) => {
+          // Ensembles that use each other would wait for each other forever; they report the step as not ready instead.
+          if (this.waitsFor(step, name)) return;
+          waits.add(step);
+          await this.operations.get(step);
+          if (this.controlMode !== 'explicit' || this.hasReadyVersion(step) || !scanRepositories(this.options.repositories).has(step)) return;
+          await this.serialized(step, () => this.loadModel(step, {}, required)).catch(() => undefined);
+        }),
+      );
+    } finally {
+      this.stepWaits.delete(name);
+    }
+  }
+
+  /** Whether the load of `from` waits, directly or through others, for the load of `to`. */
+  private waitsFor(from: string, to: string, seen = new Set<string>()): boolean {
+    if (from === to) return true;
+    if (seen.has(from)) return false;
+    seen.add(from);
+    for (const next of this.stepWaits.get(from) ?? []) if (this.waitsFor(next, to, seen)) return true;
+    return false;
+  }
+
+  private hasReadyVersion(name: string): boolean {
+    const record = this.models.get(name);
+    return record !== undefined && [...record.versions.values()].some((version) => version.isReady);
   }
 
   private changed(record: ModelRecord, dir: string): boolean {
@@ -287,6 +387,7 @@ export class ModelRegistry {
       logger.error({ model: name, reason }, 'model failed to load');
       throw new InferenceError('INVALID_ARG', `failed to load '${name}': ${reason}`);
     }
+    if (prepared.backend === 'ensemble') await this.loadSteps(name, prepared.config, required);
     const configChanged = record.modelFingerprint !== modelFingerprint(modelDir) || record.configJson !== overrides.configJson || Boolean(overrides.files);
     const replaced = new Map<string, ModelVersion>();
     const loads: Promise<void>[] = [];
@@ -299,7 +400,7 @@ export class ModelRegistry {
       const version = new ModelVersion(name, v, prepared.config, this.options.createStatistics?.(name, v));
       replaced.set(v, version);
       loads.push(
-        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, restartPolicy: this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, logger }),
+        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, restartPolicy: this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, logger, resolveModel: this.resolveModel, onUnavailable: () => this.refreshDependents(name) }),
       );
     }
     await Promise.all(loads);

@@ -125,8 +125,9 @@ export class DataPlane {
     return this.registry.load(name, parameters);
   }
 
-  unloadModel(name: string): Promise<void> {
-    return this.registry.unload(name);
+  /** The repository extension's unload; `parameters` may carry `unload_dependents`. */
+  unloadModel(name: string, parameters?: Record<string, unknown>): Promise<void> {
+    return this.registry.unload(name, parameters);
   }
 
   /**

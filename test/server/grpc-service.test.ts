@@ -1,8 +1,8 @@
 /** Every RPC of inference.GRPCInferenceService other than inference, through a real grpc-js client. */
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_MODEL_NAMES } from '../../model_repository/generate.js';
 import { InferenceClient, grpc, rawCall } from '../helpers/grpc-client.js';
-import { addModel, CORE_EXAMPLE_MODELS, exampleModels, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { addModel, CORE_EXAMPLE_MODELS, EXAMPLE_REPOSITORY, exampleModels, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const { status } = grpc;
 let t: TestServer;
@@ -79,11 +79,15 @@ describe('health and metadata', () => {
   it('lists the repository index', async () => {
     const { models } = await client.call('RepositoryIndex', {});
     expect(models).toEqual(
-      [...EXAMPLE_MODEL_NAMES].sort().map((name) =>
-        CORE_EXAMPLE_MODELS.includes(name)
-          ? { name, version: '1', state: 'READY', reason: '' }
-          : { name, version: '', state: 'UNAVAILABLE', reason: 'not loaded' },
-      ),
+      readdirSync(EXAMPLE_REPOSITORY, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name)
+        .sort((x, y) => x.localeCompare(y))
+        .map((name) =>
+          CORE_EXAMPLE_MODELS.includes(name)
+            ? { name, version: '1', state: 'READY', reason: '' }
+            : { name, version: '', state: 'UNAVAILABLE', reason: 'not loaded' },
+        ),
     );
     const error = await client.fail('RepositoryIndex', { repository_name: 'other' });
     expect(error.code).toBe(status.UNIMPLEMENTED);

@@ -15,9 +15,28 @@ function signatureOf(tensors: readonly ConfiguredTensor[], batching: boolean): T
   }));
 }
 
+/** How long one execute() may take unless the config parameter `execute_timeout_ms` says otherwise. */
+const DEFAULT_EXECUTE_TIMEOUT_MS = 30_000;
+
+function executeTimeoutMs(parameters: Record<string, string>, modelName: string): number {
+  const text = parameters['execute_timeout_ms'];
+  if (text === undefined) return DEFAULT_EXECUTE_TIMEOUT_MS;
+  const ms = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(ms) || ms < 0) {
+    throw new Error(`model '${modelName}': parameter execute_timeout_ms must be a whole number of milliseconds (0 for no limit), got '${text}'`);
+  }
+  return ms;
+}
+
 /** Starts one worker thread that imports the model's module and serves one instance of it. */
 export function loadJavaScriptInstance(options: InstanceOptions): Promise<ModelInstance> {
   const { config } = options;
+  let timeoutMs: number;
+  try {
+    timeoutMs = executeTimeoutMs(options.parameters, options.modelName);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const batching = config.max_batch_size > 0;
   const initializeArgs: InitializeArgs = {
     modelName: options.modelName,
@@ -39,5 +58,8 @@ export function loadJavaScriptInstance(options: InstanceOptions): Promise<ModelI
     instanceName: options.instanceName,
     modelLabel: `'${options.modelName}' version ${options.version}`,
     sendRequests: true,
+    call: options.infer,
+    executeTimeoutMs: timeoutMs,
+    executeTimeoutSource: 'parameter execute_timeout_ms',
   });
 }

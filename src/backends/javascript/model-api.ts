@@ -2,16 +2,22 @@
  * The contract between Nereid and a JavaScript model (`<version>/model.js` or `.mjs`),
  * the counterpart of Triton's Python backend. The module exports:
  *
- *   initialize(args: InitializeArgs): void | Promise<void>              (optional)
- *   execute(requests: ModelRequest[]): ModelResponse[] | Promise<…>     (required)
- *   finalize(): void | Promise<void>                                    (optional)
+ *   initialize(args: InitializeArgs): void | Promise<void>                         (optional)
+ *   execute(requests: ModelRequest[], context: ExecuteContext): ModelResponse[] | Promise<…>   (required)
+ *   finalize(): void | Promise<void>                                               (optional)
  *
  * Each instance of the model runs the module in its own worker thread, so execute()
  * may block. execute() receives every request of one batch, in arrival order, and
  * returns one response per request, in the same order; a thrown error fails every
- * request of the batch with its message.
+ * request of the batch with its message. An execution that takes longer than the
+ * config parameter `execute_timeout_ms` (default 30000; 0 for no limit) fails its
+ * requests, and the instance's worker is stopped and restarted.
+ *
+ * Business logic scripting: `await context.infer({ model, inputs })` sends a request to
+ * any model of the server, through that model's scheduler (so it is batched with other
+ * requests to it), and resolves with its outputs or rejects with its error.
  */
-import type { Datatype, Parameters, TensorData } from '../../core/index.js';
+import type { Datatype, ErrorCode, Parameters, TensorData } from '../../core/index.js';
 
 export interface InitializeArgs {
   modelName: string;
@@ -56,3 +62,36 @@ export interface ModelOutputTensor {
 }
 
 export type ModelResponse = { outputs: Record<string, ModelOutputTensor> } | { error: string | Error };
+
+/**
+ * A request from a model to another model of the server. Each input is a ModelTensor
+ * (an input of the calling request may be passed on as it is) or { datatype, shape,
+ * data } as for outputs; `datatype` may be left out for a typed array whose type says it
+ * (Float32Array: FP32, Int32Array: INT32, …) and for an array of strings (BYTES).
+ */
+export interface ModelInferRequest {
+  model: string;
+  /** Absent: the highest ready version. */
+  version?: string | number;
+  inputs: Record<string, ModelOutputTensor> | Array<ModelOutputTensor & { name: string }>;
+  /** The outputs wanted; absent: all of them. */
+  outputs?: string[];
+  parameters?: Parameters;
+  id?: string;
+}
+
+export interface ModelInferResponse {
+  model: string;
+  version: string;
+  id?: string;
+  outputs: Record<string, ModelTensor>;
+}
+
+/** What infer() rejects with: the server's message, and the code that would have answered a client. */
+export interface ModelInferError extends Error {
+  code: ErrorCode;
+}
+
+export interface ExecuteContext {
+  infer(request: ModelInferRequest): Promise<ModelInferResponse>;
+}

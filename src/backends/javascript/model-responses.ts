@@ -8,14 +8,18 @@ class ResponseError extends Error {}
 
 const describe = (value: unknown) => (Array.isArray(value) ? `an array of ${value.length}` : value === null ? 'null' : typeof value);
 
-/** Every element of an output in the storage Nereid uses, in a buffer of its own. */
-function storage(name: string, datatype: Datatype, data: unknown): Tensor['data'] {
+/**
+ * Every element of a tensor the model gives (an output, or an input of its infer()
+ * calls) in the storage Nereid uses, in a buffer of its own. `label` says which tensor
+ * (`output 'X'`) in messages.
+ */
+export function tensorStorage(label: string, datatype: Datatype, data: unknown): Tensor['data'] {
   if (datatype === 'BYTES') {
-    if (!Array.isArray(data)) throw new ResponseError(`output '${name}': BYTES data must be an array of strings or Uint8Arrays, got ${describe(data)}`);
+    if (!Array.isArray(data)) throw new ResponseError(`${label}: BYTES data must be an array of strings or Uint8Arrays, got ${describe(data)}`);
     return data.map((element, i) => {
       if (typeof element === 'string') return utf8Encoder.encode(element);
       if (element instanceof Uint8Array) return element;
-      throw new ResponseError(`output '${name}': element ${i} is ${describe(element)}, not a string or Uint8Array`);
+      throw new ResponseError(`${label}: element ${i} is ${describe(element)}, not a string or Uint8Array`);
     });
   }
   const Type = typedArrayFor(datatype);
@@ -23,7 +27,7 @@ function storage(name: string, datatype: Datatype, data: unknown): Tensor['data'
   // arrays, and the copy's buffer can then be transferred without detaching them.
   if (data instanceof Type) return (data as NumericArray).slice();
   if (!Array.isArray(data) && !ArrayBuffer.isView(data)) {
-    throw new ResponseError(`output '${name}': data must be a typed array or an array, got ${describe(data)}`);
+    throw new ResponseError(`${label}: data must be a typed array or an array, got ${describe(data)}`);
   }
   const values = Array.from(data as ArrayLike<unknown>);
   const big = datatype === 'INT64' || datatype === 'UINT64';
@@ -50,7 +54,7 @@ function outputTensor(name: string, value: unknown, configured: TensorSignature 
   }
   let data: Tensor['data'];
   try {
-    data = storage(name, datatype, output.data);
+    data = tensorStorage(`output '${name}'`, datatype, output.data);
   } catch (err) {
     if (err instanceof ResponseError) throw err;
     throw new ResponseError(`output '${name}': cannot convert data to ${datatype}: ${(err as Error).message}`);

@@ -4,23 +4,26 @@
  * finalize() when the model is unloaded.
  */
 import { pathToFileURL } from 'node:url';
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { ExecutionBatch, ExecutionTiming } from '../backend.js';
 import { hostInstance, type HostedInstance } from '../worker-host.js';
 import { transferList } from '../worker-protocol.js';
-import type { ModelRequest, ModelResponse } from './model-api.js';
+import type { ExecuteContext, ModelRequest, ModelResponse } from './model-api.js';
+import { ModelCalls } from './model-calls.js';
 import { modelRequests } from './model-requests.js';
 import { modelResponses } from './model-responses.js';
 import type { ModelWorkerData } from './model-worker-data.js';
 
 interface ModelModule {
   initialize?: (args: unknown) => unknown;
-  execute: (requests: ModelRequest[]) => ModelResponse[] | Promise<ModelResponse[]>;
+  execute: (requests: ModelRequest[], context: ExecuteContext) => ModelResponse[] | Promise<ModelResponse[]>;
   finalize?: () => unknown;
 }
 
 const init = workerData as ModelWorkerData;
 const nowNs = () => Number(process.hrtime.bigint());
+const calls = new ModelCalls(parentPort!);
+const context: ExecuteContext = { infer: calls.infer };
 
 async function load(): Promise<HostedInstance> {
   let module: Partial<ModelModule>;
@@ -44,7 +47,7 @@ async function load(): Promise<HostedInstance> {
       const executeStart = nowNs();
       let returned: unknown;
       try {
-        returned = await model.execute(requests);
+        returned = await model.execute(requests, context);
       } catch (err) {
         throw new Error(`model.js execute() failed: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -61,6 +64,9 @@ async function load(): Promise<HostedInstance> {
     },
     async close() {
       await model.finalize?.();
+    },
+    callResult(id, outcome) {
+      calls.settle(id, outcome);
     },
   };
 }

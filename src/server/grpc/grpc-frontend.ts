@@ -207,7 +207,7 @@ export class GrpcFrontend {
       RepositoryModelUnload: this.unary(async (bytes) => {
         const request = decodeMessage<RepositoryModelRequest>('RepositoryModelUnloadRequest', bytes);
         refuseRepositoryName('RepositoryModelUnload', request);
-        await dp.unloadModel(request.model_name);
+        await dp.unloadModel(request.model_name, repositoryParametersFromWire(request.parameters));
         return encodeMessage('RepositoryModelUnloadResponse', {});
       }),
       SystemSharedMemoryStatus: this.unary((bytes) => {

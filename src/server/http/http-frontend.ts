@@ -214,8 +214,8 @@ export class HttpFrontend {
     }));
     app.post('/v2/repository/models/:model/unload', this.handle((ex, req) => {
       const model = decodeURIComponent(req.getParameter(0));
-      this.withJsonBody(ex, req, () => {
-        dp.unloadModel(model).then(() => ex.send(200, ''), (err) => ex.sendError(err));
+      this.withJsonBody(ex, req, (body) => {
+        dp.unloadModel(model, parametersOf(body)).then(() => ex.send(200, ''), (err) => ex.sendError(err));
       });
     }));
 
