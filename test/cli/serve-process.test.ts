@@ -39,7 +39,7 @@ describe('nereid process', () => {
   });
 
   it('on SIGTERM turns readiness off at once and keeps answering until traffic stops, then exits 0', async () => {
-    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--model-control-mode=explicit', '--load-model=simple', '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false']);
+    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--model-control-mode=explicit', '--load-model=simple', '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false', '--allow-metrics=false']);
     const exited = exitOf(child);
     const base = `http://127.0.0.1:${await listeningPort(child)}`;
     const body = JSON.stringify({
@@ -68,7 +68,7 @@ describe('nereid process', () => {
   });
 
   it('on SIGTERM stops accepting, answers the requests in flight and exits 0', async () => {
-    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--model-control-mode=explicit', '--load-model=mlp', '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false']);
+    const child = nereid(['--model-repository', EXAMPLE_REPOSITORY, '--model-control-mode=explicit', '--load-model=mlp', '--http-port', '0', '--http-address', '127.0.0.1', '--allow-grpc=false', '--allow-metrics=false']);
     const exited = exitOf(child);
     const port = await listeningPort(child);
     const rows = 128;
