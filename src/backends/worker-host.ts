@@ -1,16 +1,23 @@
 /**
  * The worker-thread side of worker-protocol.ts: loads one model instance, then answers
- * execute commands one at a time and finalizes on close. Backends supply only what
- * differs: how to load, execute and close.
+ * execute commands and finalizes on close. Backends supply only what differs: how to
+ * load, execute and close.
  */
 import { parentPort } from 'node:worker_threads';
 import type { ExecutionBatch, ExecutionResult, ModelSignature } from './backend.js';
+import { Outbox } from './outbox.js';
 import type { CallOutcome, WorkerCommand, WorkerReply } from './worker-protocol.js';
 
 export interface HostedInstance {
   signature: ModelSignature;
   /** The result and the buffers to transfer with it (which the instance must not touch again). */
   execute(batch: ExecutionBatch): Promise<{ result: ExecutionResult; transfer: ArrayBuffer[] }>;
+  /**
+   * Whether execute() may be called again before the previous call has finished (the
+   * instance then runs executions one after another itself). Otherwise the host waits
+   * for each execution to finish before starting the next.
+   */
+  overlappingExecutes?: boolean;
   close(): Promise<void>;
   /** The answer to a call the instance made to another model (see worker-protocol.ts). */
   callResult?(id: number, outcome: CallOutcome): void;
@@ -18,37 +25,53 @@ export interface HostedInstance {
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+let outbox: Outbox<WorkerReply> | undefined;
+
+/** Every message of this worker to the main thread goes through here, in order. */
+export function toMainThread(): Outbox<WorkerReply> {
+  return (outbox ??= new Outbox(parentPort!));
+}
+
 export async function hostInstance(load: () => Promise<HostedInstance>): Promise<void> {
   const port = parentPort!;
+  const replies = toMainThread();
   let instance: HostedInstance;
   try {
     instance = await load();
   } catch (err) {
-    port.postMessage({ type: 'load-error', message: errorMessage(err) } satisfies WorkerReply);
+    replies.post({ type: 'load-error', message: errorMessage(err) });
     return;
   }
-  port.postMessage({ type: 'ready', signature: instance.signature } satisfies WorkerReply);
+  replies.post({ type: 'ready', signature: instance.signature });
 
-  // Commands are handled strictly one after another: an instance executes one batch at a time.
+  // Executions run one after another, unless the instance takes overlapping calls.
   let previous: Promise<void> = Promise.resolve();
-  port.on('message', (command: WorkerCommand) => {
-    // Not queued: the execution in progress may be the one waiting for it.
-    if (command.type === 'call-result') return instance.callResult?.(command.id, command.outcome);
-    previous = previous.then(() => handle(command));
+  const overlapping = new Set<Promise<void>>();
+  port.on('message', (commands: WorkerCommand[]) => {
+    for (const command of commands) {
+      // Not queued: the execution in progress may be the one waiting for it.
+      if (command.type === 'call-result') instance.callResult?.(command.id, command.outcome);
+      else if (command.type === 'execute' && instance.overlappingExecutes) {
+        const running = execute(command).finally(() => overlapping.delete(running));
+        overlapping.add(running);
+      }
+      else previous = previous.then(() => (command.type === 'close' ? close() : execute(command)));
+    }
   });
 
-  async function handle(command: Exclude<WorkerCommand, { type: 'call-result' }>): Promise<void> {
-    if (command.type === 'close') {
-      // The worker is terminated right after; a failing finalize changes nothing for the server.
-      await instance.close().catch(() => undefined);
-      port.postMessage({ type: 'closed' } satisfies WorkerReply);
-      return;
-    }
+  async function close(): Promise<void> {
+    await Promise.all(overlapping);
+    // The worker is terminated right after; a failing finalize changes nothing for the server.
+    await instance.close().catch(() => undefined);
+    replies.post({ type: 'closed' });
+  }
+
+  async function execute(command: Extract<WorkerCommand, { type: 'execute' }>): Promise<void> {
     try {
       const { result, transfer } = await instance.execute(command.batch);
-      port.postMessage({ type: 'result', id: command.id, result } satisfies WorkerReply, transfer);
+      replies.post({ type: 'result', id: command.id, result }, transfer);
     } catch (err) {
-      port.postMessage({ type: 'error', id: command.id, message: errorMessage(err) } satisfies WorkerReply);
+      replies.post({ type: 'error', id: command.id, message: errorMessage(err) });
     }
   }
 }

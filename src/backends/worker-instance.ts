@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { toInferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
 import type { ExecutionBatch, ExecutionResult, ModelInstance, ModelSignature } from './backend.js';
 import { startWorker } from '../core/index.js';
+import { Outbox } from './outbox.js';
 import { ownedTensor, transferList, type CallOutcome, type CallRequest, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
 
 /** How long close() lets a model finalize before the worker is terminated. */
@@ -49,6 +50,7 @@ export class WorkerInstance implements ModelInstance {
   private nextId = 0;
   private closing = false;
   private onClosed: (() => void) | undefined;
+  private readonly outbox: Outbox<WorkerCommand>;
 
   private constructor(
     readonly name: string,
@@ -56,7 +58,10 @@ export class WorkerInstance implements ModelInstance {
     private readonly worker: Worker,
     private readonly options: WorkerInstanceOptions,
   ) {
-    worker.on('message', (reply: WorkerReply) => this.onReply(reply));
+    this.outbox = new Outbox(worker);
+    worker.on('message', (replies: WorkerReply[]) => {
+      for (const reply of replies) this.onReply(reply);
+    });
     worker.on('error', (err) => this.fail(new Error(`instance ${name} of model ${options.modelLabel} crashed: ${err.message}`)));
     worker.on('exit', (code) => {
       this.onClosed?.();
@@ -71,7 +76,7 @@ export class WorkerInstance implements ModelInstance {
       const onExit = (code: number) => reject(new Error(`instance ${options.instanceName} exited with code ${code} while loading`));
       worker.once('error', reject);
       worker.once('exit', onExit);
-      worker.once('message', (reply: WorkerReply) => {
+      worker.once('message', ([reply]: WorkerReply[]) => {
         worker.off('error', reject);
         worker.off('exit', onExit);
         if (reply.type === 'ready') resolve(reply.signature);
@@ -90,11 +95,9 @@ export class WorkerInstance implements ModelInstance {
     const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [] };
     const command: WorkerCommand = { type: 'execute', id, batch: sent };
     return new Promise<ExecutionResult>((resolve, reject) => {
-      const pending: Pending = { resolve, reject };
-      const timeoutMs = this.options.executeTimeoutMs ?? 0;
-      if (timeoutMs > 0) pending.timer = setTimeout(() => this.hung(timeoutMs), timeoutMs);
-      this.pending.set(id, pending);
-      this.worker.postMessage(command, [...transferList(batch.inputs)]);
+      this.pending.set(id, { resolve, reject });
+      this.watchOldest();
+      this.outbox.post(command, [...transferList(batch.inputs)], (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
     });
   }
 
@@ -110,7 +113,7 @@ export class WorkerInstance implements ModelInstance {
       this.onClosed = resolve;
       setTimeout(resolve, CLOSE_GRACE_MS).unref();
     });
-    this.worker.postMessage({ type: 'close' } satisfies WorkerCommand);
+    this.outbox.post({ type: 'close' });
     await closed;
     await this.worker.terminate();
     this.rejectAll(new Error(`instance ${this.name} was unloaded`));
@@ -119,20 +122,35 @@ export class WorkerInstance implements ModelInstance {
   private onReply(reply: WorkerReply): void {
     if (reply.type === 'closed') return this.onClosed?.();
     if (reply.type === 'call') return this.serveCall(reply.id, reply.request);
-    if (reply.type !== 'result' && reply.type !== 'error') return;
-    const pending = this.pending.get(reply.id);
+    if (reply.type === 'result' || reply.type === 'error') this.settle(reply.id, reply);
+  }
+
+  private settle(id: number, reply: Extract<WorkerReply, { type: 'result' | 'error' }>): void {
+    const pending = this.pending.get(id);
     if (!pending) return;
-    this.pending.delete(reply.id);
+    this.pending.delete(id);
     clearTimeout(pending.timer);
+    this.watchOldest();
     if (reply.type === 'result') pending.resolve(reply.result);
     else pending.reject(new Error(reply.message));
+  }
+
+  /**
+   * Times the execution that runs now: the oldest one held, since the worker runs them
+   * in order. One waiting behind it starts its clock only when it starts to run.
+   */
+  private watchOldest(): void {
+    const timeoutMs = this.options.executeTimeoutMs ?? 0;
+    if (timeoutMs <= 0) return;
+    const oldest = this.pending.values().next().value;
+    if (oldest && !oldest.timer) oldest.timer = setTimeout(() => this.hung(timeoutMs), timeoutMs);
   }
 
   /** Passes a call of the worker's to the server and sends the answer back, outputs by transfer. */
   private serveCall(id: number, call: CallRequest): void {
     const answer = (outcome: CallOutcome, transfer: ArrayBuffer[] = []) => {
       // A worker stopped meanwhile has nobody left to answer.
-      if (!this.closing) this.worker.postMessage({ type: 'call-result', id, outcome } satisfies WorkerCommand, transfer);
+      if (!this.closing) this.outbox.post({ type: 'call-result', id, outcome }, transfer);
     };
     const request: InferenceRequest = { model: call.model, inputs: call.inputs };
     if (call.version !== undefined) request.version = call.version;

@@ -19,6 +19,7 @@ export async function execute(requests, { infer }) {
   if (parameters.loop) for (;;);
   if (parameters.never) await new Promise(() => {});
   if (parameters.recurse) await infer({ model: 'hangs', inputs: { INPUT0: inputs.INPUT0 } });
+  if (parameters.busy) await new Promise((resolve) => setTimeout(resolve, 250));
   return requests.map(({ inputs }) => ({ outputs: { OUTPUT0: inputs.INPUT0 } }));
 }
 `;
@@ -53,6 +54,16 @@ describe('execute_timeout_ms', () => {
     const next = await send();
     expect(next.status).toBe(200);
     expect(next.json.outputs[0].data).toEqual([7, 8]);
+  });
+
+  it('times each execution from its own start, not from when it was queued in the worker', async () => {
+    // Four executions of 250 ms each reach the single instance at once and run one after
+    // another: the last ends 1 s after it was handed over, yet none took 400 ms.
+    const answers = await Promise.all(Array.from({ length: 4 }, () => send({ busy: true })));
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.json.outputs[0].data).toEqual([7, 8]);
+    }
   });
 
   it('refuses a value that is not a number of milliseconds at load', () => {

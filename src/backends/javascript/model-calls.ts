@@ -3,8 +3,8 @@
  * 'call' messages to the main thread, which passes them to the called model's
  * scheduler; the answers come back as 'call-result' commands.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { elementCount, isDatatype, type Datatype, type Tensor } from '../../core/index.js';
+import type { Outbox } from '../outbox.js';
 import { transferList, type CallOutcome, type CallRequest, type WorkerReply } from '../worker-protocol.js';
 import type { ModelInferError, ModelInferRequest, ModelInferResponse, ModelOutputTensor } from './model-api.js';
 import { tensorStorage } from './model-responses.js';
@@ -83,7 +83,7 @@ export class ModelCalls {
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 0;
 
-  constructor(private readonly port: MessagePort) {}
+  constructor(private readonly toMainThread: Outbox<WorkerReply>) {}
 
   /** The infer() that execute() receives in its context. */
   readonly infer = (request: ModelInferRequest): Promise<ModelInferResponse> => {
@@ -98,7 +98,10 @@ export class ModelCalls {
     const id = this.nextId++;
     return new Promise<ModelInferResponse>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.port.postMessage({ type: 'call', id, request: call } satisfies WorkerReply, [...transferList(call.inputs)]);
+      this.toMainThread.post({ type: 'call', id, request: call }, [...transferList(call.inputs)], (err) => {
+        this.pending.delete(id);
+        reject(err);
+      });
     });
   };
 

@@ -4,9 +4,9 @@
  * finalize() when the model is unloaded.
  */
 import { pathToFileURL } from 'node:url';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import type { ExecutionBatch, ExecutionTiming } from '../backend.js';
-import { hostInstance, type HostedInstance } from '../worker-host.js';
+import { hostInstance, toMainThread, type HostedInstance } from '../worker-host.js';
 import { transferList } from '../worker-protocol.js';
 import type { ExecuteContext, ModelRequest, ModelResponse } from './model-api.js';
 import { ModelCalls } from './model-calls.js';
@@ -22,7 +22,7 @@ interface ModelModule {
 
 const init = workerData as ModelWorkerData;
 const nowNs = () => Number(process.hrtime.bigint());
-const calls = new ModelCalls(parentPort!);
+const calls = new ModelCalls(toMainThread());
 const context: ExecuteContext = { infer: calls.infer };
 
 async function load(): Promise<HostedInstance> {
