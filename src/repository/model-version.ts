@@ -38,8 +38,8 @@ export interface InstanceRestartPolicy {
   backoffMs: number;
 }
 
-/** Executions a worker may hold at once under the default scheduler. */
-const UNBATCHED_SLOTS_PER_INSTANCE = 8;
+/** The most executions a worker may hold at once under the default scheduler (see InstancePool). */
+const UNBATCHED_SLOTS_PER_INSTANCE = 64;
 
 /** The version's model file: the one the config names, else the first the backend accepts that exists. */
 function modelFile(options: VersionLoadOptions, version: string): string {

@@ -120,7 +120,7 @@ export abstract class BatchScheduler implements ModelScheduler {
 
   /** Hands batches to idle instances for as long as there are both. */
   protected dispatch(): void {
-    while (this.pool.hasIdle) {
+    while (this.pool.hasFreeSlot) {
       const batch = this.queuedCount > 0 ? this.nextBatch(performance.now()) : undefined;
       if (!batch) break;
       void this.execute(this.pool.acquire()!, batch);
@@ -169,7 +169,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       const error = err instanceof Error ? err.message : String(err);
       results = batch.map(() => ({ error }));
     }
-    this.pool.release(instance, executed);
+    this.pool.release(instance, executed, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const doneMs = performance.now();
     batch.forEach((queued, k) => {
       const result = results[k];

@@ -15,37 +15,48 @@ export interface InstanceSupervision {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * With several executions allowed per instance, each instance is handed about this much
+ * work (by the mean execution time) beyond the execution it runs.
+ */
+const WORK_AHEAD_MS = 1;
+/** Before any execution has been timed, an instance holds at most this many. */
+const UNTIMED_SLOTS = 2;
 
 /**
  * The idle/busy bookkeeping of a model's instances, and their supervision: a dead
  * instance leaves the pool at once and a fresh copy takes its place after a back-off.
- * An instance may take `slotsPerInstance` executions at once: the next one then waits in
- * the worker's own queue and starts the moment the current one ends, instead of a
- * round trip to the main thread later.
+ * An instance may hold several executions at once (up to `maxSlotsPerInstance`): the
+ * next ones then wait in the worker's own queue and start the moment the current one
+ * ends, instead of a round trip to the main thread later. How many it holds follows the
+ * mean execution time, so that a fast model is fed far enough ahead to never wait on
+ * the main thread, while a slow one is handed little more than what it runs (work
+ * handed to a worker can no longer be cancelled by its client).
  */
 export class InstancePool {
-  private readonly idle: ModelInstance[] = [];
-  private readonly live = new Set<ModelInstance>();
+  /** Executions each live instance holds now. */
+  private readonly executing = new Map<ModelInstance, number>();
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private readonly availableListeners: Array<() => void> = [];
   private consecutiveFailures = 0;
   private closed = false;
+  private meanExecutionMs: number | undefined;
 
   constructor(
     instances: ModelInstance[],
     private readonly supervision: InstanceSupervision,
-    private readonly slotsPerInstance = 1,
+    private readonly maxSlotsPerInstance = 1,
   ) {
     for (const instance of instances) this.track(instance);
   }
 
   get size(): number {
-    return this.live.size;
+    return this.executing.size;
   }
 
   /** Whether some instance can take an execution now. */
-  get hasIdle(): boolean {
-    return this.idle.length > 0;
+  get hasFreeSlot(): boolean {
+    return this.leastBusy() !== undefined;
   }
 
   /** Called whenever an instance joins after a restart, so that waiting work can go. */
@@ -53,32 +64,55 @@ export class InstancePool {
     this.availableListeners.push(listener);
   }
 
+  /** The instance holding the fewest executions, if it can take one more; it then counts it. */
   acquire(): ModelInstance | undefined {
-    return this.idle.pop();
+    const instance = this.leastBusy();
+    if (instance) this.executing.set(instance, this.executing.get(instance)! + 1);
+    return instance;
   }
 
-  /** Gives the slot back; a successful execution ends a run of failures. */
-  release(instance: ModelInstance, succeeded: boolean): void {
+  /**
+   * Gives the slot back; a successful execution ends a run of failures, and its
+   * duration (the worker's own timing, in ms) feeds the mean execution time.
+   */
+  release(instance: ModelInstance, succeeded: boolean, executionMs?: number): void {
     if (succeeded) this.consecutiveFailures = 0;
-    if (this.live.has(instance)) this.idle.push(instance);
+    if (executionMs !== undefined) this.meanExecutionMs = this.meanExecutionMs === undefined ? executionMs : 0.9 * this.meanExecutionMs + 0.1 * executionMs;
+    const count = this.executing.get(instance);
+    if (count !== undefined) this.executing.set(instance, count - 1);
+  }
+
+  private get slotsPerInstance(): number {
+    if (this.maxSlotsPerInstance <= UNTIMED_SLOTS) return this.maxSlotsPerInstance;
+    if (this.meanExecutionMs === undefined) return UNTIMED_SLOTS;
+    return Math.min(this.maxSlotsPerInstance, 1 + Math.ceil(WORK_AHEAD_MS / Math.max(this.meanExecutionMs, 1e-3)));
+  }
+
+  private leastBusy(): ModelInstance | undefined {
+    let best: ModelInstance | undefined;
+    let fewest = this.slotsPerInstance;
+    for (const [instance, count] of this.executing) {
+      if (count < fewest) {
+        best = instance;
+        fewest = count;
+      }
+    }
+    return best;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
     this.restartTimers.clear();
-    const instances = [...this.live];
-    this.live.clear();
-    this.idle.length = 0;
+    const instances = [...this.executing.keys()];
+    this.executing.clear();
     await Promise.all(instances.map((instance) => instance.close()));
   }
 
   private track(instance: ModelInstance): void {
-    this.live.add(instance);
-    for (let slot = 0; slot < this.slotsPerInstance; slot++) this.idle.push(instance);
+    this.executing.set(instance, 0);
     instance.onFailure((error) => {
-      if (!this.live.delete(instance)) return;
-      for (let at = this.idle.indexOf(instance); at >= 0; at = this.idle.indexOf(instance)) this.idle.splice(at, 1);
+      if (!this.executing.delete(instance)) return;
       this.supervision.onDeath(instance.name, error);
       this.failed(instance.name, error);
     });
