@@ -51,3 +51,10 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
 export function formatRow(cells: Array<string | number>, widths: number[]): string {
   return cells.map((cell, i) => String(cell).padStart(widths[i])).join('  ');
 }
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}

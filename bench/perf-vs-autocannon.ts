@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../src/server/index.js';
-import { formatRow, runLoad } from './load-generator.js';
+import { formatRow, median, runLoad } from './load-generator.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -82,11 +82,6 @@ console.log(`load average before: ${loadavg().map((l) => l.toFixed(1)).join(' ')
 const widths = [11, 5, 16, 7, 7, 10, 17, 7, 7, 10, 7];
 console.log(`perf-vs-autocannon: add_sub JSON, ${seconds}s per run, ${rounds} rounds, alternating`);
 console.log(formatRow(['concurrency', 'round', 'autocannon req/s', 'p50 ms', 'p99 ms', 'CPU µs/r', 'nereid perf req/s', 'p50 ms', 'p99 ms', 'CPU µs/r', 'ratio'], widths));
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 /** The generator's CPU time per request it completed, in microseconds. */
 const cpuPerRequestUs = (figures: { generatorCpuPercent: number; requestsPerSecond: number }) => (figures.generatorCpuPercent * 1e4) / figures.requestsPerSecond;
 const summary: Array<{ concurrency: number; ratio: number; cannonCpuUs: number; perfCpuUs: number }> = [];
