@@ -6,9 +6,12 @@
  * third server also observes every request into the latency summaries and histogram
  * (`--metrics-config summary_latencies=true histogram_latencies=true`).
  *   npx tsx bench/metrics-overhead.ts [--seconds 5] [--rounds 3] [--summaries]
- * The servers take turns, round after round, so that each ratio compares figures
- * taken close together on a shared, noisy machine.
+ * The servers take turns, round after round (the order reversing every round), so that
+ * each ratio compares figures taken close together on a shared, noisy machine. The
+ * scrapes come from a process of their own, as Prometheus's would: fetched from the
+ * bench's process they would charge the scraper's own work to the server.
  */
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,18 +59,20 @@ for (const arm of arms) {
   if (warm.status !== 200) throw new Error(`${arm.name}: warm-up request failed: ${await warm.text()}`);
 }
 
-/** Prometheus's part: a scrape every second while the load runs. */
+/** Prometheus's part: a scrape every second while the load runs, from another process. */
 function scrapeWhileRunning(server: RunningServer): () => Promise<number> {
   if (server.metricsPort === undefined) return async () => 0;
-  let scrapes = 0;
   const url = `http://127.0.0.1:${server.metricsPort}/metrics`;
-  const timer = setInterval(() => {
-    void fetch(url)
-      .then((res) => res.text())
-      .then(() => scrapes++);
-  }, SCRAPE_INTERVAL_MS);
+  const scraper = spawn(
+    process.execPath,
+    ['-e', `setInterval(() => fetch(${JSON.stringify(url)}).then((r) => r.text()).then(() => process.stdout.write('.')), ${SCRAPE_INTERVAL_MS});`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let scrapes = 0;
+  scraper.stdout.on('data', (chunk: Buffer) => (scrapes += chunk.length));
   return async () => {
-    clearInterval(timer);
+    scraper.kill();
+    await new Promise((resolve) => scraper.once('exit', resolve));
     return scrapes;
   };
 }
@@ -76,7 +81,7 @@ console.log(`metrics-overhead: add_sub JSON, concurrency ${CONNECTIONS}, ${round
 const widths = [6, 13, 9, 8, 8, 9, 10];
 console.log(formatRow(['round', 'server', 'req/s', 'p50 ms', 'p99 ms', 'scrapes', 'gen CPU %'], widths));
 for (let round = 1; round <= rounds; round++) {
-  for (const arm of arms) {
+  for (const arm of round % 2 === 1 ? arms : [...arms].reverse()) {
     const stop = scrapeWhileRunning(arm.server);
     const result = await runLoad({ url: `http://127.0.0.1:${arm.server.httpPort}/v2/models/add_sub/infer`, connections: CONNECTIONS, seconds, body });
     const scrapes = await stop();
