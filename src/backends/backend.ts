@@ -16,6 +16,8 @@ export interface ModelSignature {
 
 /** Time spent by one execution, in nanoseconds, split as Triton's compute statistics are. */
 export interface ExecutionTiming {
+  /** When the instance began this execution, on the steady clock (core/steady-clock.ts). */
+  startNs: number;
   inputNs: number;
   inferNs: number;
   outputNs: number;

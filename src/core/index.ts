@@ -10,3 +10,4 @@ export * from './log-control.js';
 export * from './log-line.js';
 export * from './request-trace.js';
 export * from './worker-script.js';
+export * from './steady-clock.js';

@@ -14,7 +14,7 @@ export interface ScheduledTimes {
   version: string;
   /** Arrival at the scheduler: where the queue time starts. */
   queueStartMs: number;
-  /** When its batch was handed to an instance; absent when it never was (refused, cancelled, timed out). */
+  /** When an instance began executing its batch; absent when none did (refused, cancelled, timed out). */
   computeStartMs?: number;
   /** The execution's split as the instance measured it, in nanoseconds; absent when it never ran. */
   compute?: { inputNs: number; inferNs: number; outputNs: number };

@@ -1,18 +1,12 @@
-import { performance } from 'node:perf_hooks';
-import type { RequestTrace, ScheduledTimes } from '../core/index.js';
+import { performanceMsToSteadyNs as steadyNs, type RequestTrace, type ScheduledTimes } from '../core/index.js';
 import type { TraceFile } from './trace-file.js';
 
-/**
- * Triton's trace timestamps are steady-clock nanoseconds (CLOCK_MONOTONIC on Linux),
- * comparable with other processes' traces; the scheduler's timestamps are
- * performance.now() milliseconds. The offset between the two clocks is taken once.
- */
-const CLOCK_OFFSET_NS = Number(process.hrtime.bigint()) - performance.now() * 1e6;
-const steadyNs = (ms: number) => Math.round(ms * 1e6 + CLOCK_OFFSET_NS);
+// Triton's trace timestamps are steady-clock nanoseconds (CLOCK_MONOTONIC on Linux),
+// comparable with other processes' traces; the scheduler's are performance.now() ms.
 
 /**
  * One sampled request. Its records, as Triton writes them: the request's identity,
- * then its timestamps. COMPUTE_START is when the batch was handed to an instance
+ * then its timestamps. COMPUTE_START is when the instance began the batch's execution
  * (where the statistics' queue time ends); the input, infer and output spans are the
  * instance's own measurements laid end to end from there, so that trace and
  * statistics agree; the hand-back to the main thread shows before REQUEST_END.

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelInstance } from '../backends/index.js';
-import { InferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
+import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import { assembleBatch, batchKey, needsBatchKey, splitResult, type RequestResult } from './batch-assembly.js';
@@ -158,10 +158,14 @@ export abstract class BatchScheduler implements ModelScheduler {
     for (const queued of batch) rows += queued.rows;
     let results: RequestResult[];
     let computeNs = { inputNs: 0, inferNs: 0, outputNs: 0 };
+    // The queue time ends when the instance begins the execution, which is later than
+    // the hand-over when the instance still runs earlier work (InstancePool's work-ahead).
+    let computeStartMs = dispatchMs;
     let executed = false;
     try {
       const result = await instance.execute(assembleBatch(batch, this.config));
       computeNs = result.timing;
+      computeStartMs = Math.max(dispatchMs, steadyNsToPerformanceMs(result.timing.startNs));
       this.statistics.recordExecution(rows, result.timing);
       results = splitResult(result, batch, this.config);
       executed = true;
@@ -171,6 +175,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     }
     this.pool.release(instance, executed, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const doneMs = performance.now();
+    computeStartMs = Math.min(computeStartMs, doneMs);
     batch.forEach((queued, k) => {
       const result = results[k];
       const answer = () => {
@@ -179,13 +184,13 @@ export abstract class BatchScheduler implements ModelScheduler {
           this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
           queued.settle(undefined, new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${result.error}`));
         } else {
-          this.statistics.recordSuccess(queued.rows, (doneMs - queued.arrivalMs) * MS_TO_NS, (dispatchMs - queued.arrivalMs) * MS_TO_NS, computeNs);
+          this.statistics.recordSuccess(queued.rows, (doneMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
           queued.settle(this.response(queued.prepared, result.outputs));
         }
         queued.prepared.request.trace?.complete({
           version: this.version,
           queueStartMs: queued.arrivalMs,
-          computeStartMs: dispatchMs,
+          computeStartMs,
           compute: executed ? computeNs : undefined,
           requestEndMs: doneMs,
         });

@@ -5,6 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { workerData } from 'node:worker_threads';
+import { steadyNowNs as nowNs } from '../../core/index.js';
 import type { ExecutionBatch, ExecutionTiming } from '../backend.js';
 import { hostInstance, toMainThread, type HostedInstance } from '../worker-host.js';
 import { transferList } from '../worker-protocol.js';
@@ -21,7 +22,6 @@ interface ModelModule {
 }
 
 const init = workerData as ModelWorkerData;
-const nowNs = () => Number(process.hrtime.bigint());
 const calls = new ModelCalls(toMainThread());
 const context: ExecuteContext = { infer: calls.infer };
 
@@ -59,7 +59,7 @@ async function load(): Promise<HostedInstance> {
       });
       const transfer = new Set<ArrayBuffer>();
       for (const response of responses) if ('outputs' in response) transferList(response.outputs, transfer);
-      const timing: ExecutionTiming = { inputNs: executeStart - start, inferNs: executeEnd - executeStart, outputNs: nowNs() - executeEnd };
+      const timing: ExecutionTiming = { startNs: start, inputNs: executeStart - start, inferNs: executeEnd - executeStart, outputNs: nowNs() - executeEnd };
       return { result: { kind: 'per-request', responses, timing }, transfer: [...transfer] };
     },
     async close() {

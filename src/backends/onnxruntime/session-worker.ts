@@ -5,7 +5,7 @@
 import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { ExecutionBatch, ExecutionTiming, TensorSignature } from '../backend.js';
-import type { Tensor } from '../../core/index.js';
+import { steadyNowNs as nowNs, type Tensor } from '../../core/index.js';
 import { hostInstance, type HostedInstance } from '../worker-host.js';
 import { transferList } from '../worker-protocol.js';
 import { datatypeOfOrtType, explainLoadError, ortTypeOf } from './onnx-types.js';
@@ -47,8 +47,6 @@ function fromOrt(name: string, tensor: ort.Tensor): Tensor {
   return { name, datatype, shape, data: tensor.data as Float32Array };
 }
 
-const nowNs = () => Number(process.hrtime.bigint());
-
 async function load(): Promise<HostedInstance> {
   const session = await ort.InferenceSession.create(init.modelPath, {
     intraOpNumThreads: init.intraOpThreads,
@@ -75,7 +73,10 @@ async function load(): Promise<HostedInstance> {
       const inferStart = Math.max(queuedAt, lastInferEnd);
       lastInferEnd = inferEnd;
       const outputs = batch.outputNames.map((name) => fromOrt(name, results[name]));
-      const timing: ExecutionTiming = { inputNs: queuedAt - start, inferNs: inferEnd - inferStart, outputNs: nowNs() - inferEnd };
+      // Its inputs were converted on arrival; the execution is laid out as if that came
+      // right before the run, so that its spans follow each other from startNs.
+      const inputNs = queuedAt - start;
+      const timing: ExecutionTiming = { startNs: inferStart - inputNs, inputNs, inferNs: inferEnd - inferStart, outputNs: nowNs() - inferEnd };
       return { result: { kind: 'batch', outputs, timing }, transfer: [...transferList(outputs)] };
     },
     close: () => session.release(),
