@@ -54,8 +54,7 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
       else if (command.type === 'execute' && instance.overlappingExecutes) {
         const running = execute(command).finally(() => overlapping.delete(running));
         overlapping.add(running);
-      }
-      else previous = previous.then(() => (command.type === 'close' ? close() : execute(command)));
+      } else previous = previous.then(() => (command.type === 'close' ? close() : execute(command)));
     }
   });
 

@@ -118,7 +118,7 @@ export abstract class BatchScheduler implements ModelScheduler {
   /** Takes every queued request out of the queue. */
   protected abstract takeAll(): QueuedRequest[];
 
-  /** Hands batches to idle instances for as long as there are both. */
+  /** Hands batches to instances with a free slot for as long as there are both. */
   protected dispatch(): void {
     while (this.pool.hasFreeSlot) {
       const batch = this.queuedCount > 0 ? this.nextBatch(performance.now()) : undefined;
