@@ -9,7 +9,8 @@
  * The servers take turns, round after round (the order reversing every round), so that
  * each ratio compares figures taken close together on a shared, noisy machine. The
  * scrapes come from a process of their own, as Prometheus's would: fetched from the
- * bench's process they would charge the scraper's own work to the server.
+ * bench's process they would charge the scraper's own work to the server. The load
+ * comes from `nereid perf` (bench/perf-runner.ts) in its own process.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +19,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_METRICS_CONFIG } from '../src/metrics/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
-import { formatRow, runLoad, type LoadResult } from './load-generator.js';
+import { formatRow, type LoadResult } from './load-generator.js';
+import { runPerf } from './perf-runner.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => Number(args[args.indexOf(name) + 1] || fallback) || fallback;
@@ -83,7 +85,7 @@ console.log(formatRow(['round', 'server', 'req/s', 'p50 ms', 'p99 ms', 'scrapes'
 for (let round = 1; round <= rounds; round++) {
   for (const arm of round % 2 === 1 ? arms : [...arms].reverse()) {
     const stop = scrapeWhileRunning(arm.server);
-    const result = await runLoad({ url: `http://127.0.0.1:${arm.server.httpPort}/v2/models/add_sub/infer`, connections: CONNECTIONS, seconds, body });
+    const result = await runPerf({ address: `127.0.0.1:${arm.server.httpPort}`, model: 'add_sub', concurrency: CONNECTIONS, seconds, inputs: { INPUT0: values(0), INPUT1: values(1) } });
     const scrapes = await stop();
     if (result.errors > 0) console.log(`  (${arm.name} answered ${result.errors} requests with errors)`);
     arm.results.push(result);

@@ -12,13 +12,13 @@
  * The load average is printed before and after: above the core count, the figures
  * are noise. Two seconds of load before the first round warm the server up.
  */
-import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../src/server/index.js';
 import { formatRow, median, runLoad } from './load-generator.js';
+import { runPerf } from './perf-runner.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -26,7 +26,6 @@ const seconds = Number(option('--seconds', '3'));
 const rounds = Number(option('--rounds', '5'));
 const concurrencies = option('--concurrency', '16,64').split(',').map(Number);
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'nereid-bench-'));
 cpSync(fileURLToPath(new URL('../model_repository/add_sub', import.meta.url)), join(work, 'repo', 'add_sub'), { recursive: true });
 
@@ -38,8 +37,6 @@ const body = JSON.stringify({
     { name: 'INPUT1', datatype: 'FP32', shape: [1, 16], data: values(1) },
   ],
 });
-const dataFile = join(work, 'data.json');
-writeFileSync(dataFile, JSON.stringify({ data: [{ INPUT0: values(0), INPUT1: values(1) }] }));
 
 const server = await startServer({ modelRepositories: [join(work, 'repo')], httpAddress: '127.0.0.1', httpPort: 0, allowGrpc: false });
 const address = `127.0.0.1:${server.httpPort}`;
@@ -50,33 +47,7 @@ if (warm.status !== 200) throw new Error(`warm-up request failed: ${await warm.t
 // that the first round does not pay for that.
 await runLoad({ url, connections: Math.max(...concurrencies), seconds: 2, body });
 
-interface PerfFigures {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  generatorCpuPercent: number;
-}
-
-function runPerf(concurrency: number): Promise<PerfFigures> {
-  const json = join(work, `perf-${concurrency}.json`);
-  const perfArgs = ['perf', '-m', 'add_sub', '-u', address, '--concurrency-range', String(concurrency), '-p', String(Math.round((seconds * 1000) / 3)), '-s', '1000', '--input-data', dataFile, '--input-tensor-format', 'json', '--output-tensor-format', 'json', '--json', json];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...perfArgs], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`nereid perf exited with ${code}`));
-      const result = JSON.parse(readFileSync(json, 'utf8'));
-      const level = result.levels[0];
-      resolve({
-        requestsPerSecond: level.requestsPerSecond,
-        p50Ms: level.latencyUs.percentiles['50'] / 1000,
-        p99Ms: level.latencyUs.percentiles['99'] / 1000,
-        errors: result.errorCount,
-        generatorCpuPercent: level.generator.cpuPercent,
-      });
-    });
-  });
-}
+const perfRun = (concurrency: number) => runPerf({ address, model: 'add_sub', concurrency, seconds, inputs: { INPUT0: values(0), INPUT1: values(1) } });
 
 console.log(`load average before: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores`);
 const widths = [11, 5, 16, 7, 7, 10, 17, 7, 7, 10, 7];
@@ -91,9 +62,9 @@ for (const connections of concurrencies) {
   const perfCpu: number[] = [];
   for (let round = 1; round <= rounds; round++) {
     const perfFirst = round % 2 === 0;
-    const perfEarly = perfFirst ? await runPerf(connections) : undefined;
+    const perfEarly = perfFirst ? await perfRun(connections) : undefined;
     const cannon = await runLoad({ url, connections, seconds, body });
-    const perf = perfEarly ?? (await runPerf(connections));
+    const perf = perfEarly ?? (await perfRun(connections));
     if (cannon.errors + perf.errors > 0) console.log(`  (errors: autocannon ${cannon.errors}, nereid perf ${perf.errors})`);
     const ratio = perf.requestsPerSecond / cannon.requestsPerSecond;
     ratios.push(ratio);
