@@ -14,6 +14,13 @@ export interface ModelSignature {
   outputs: TensorSignature[];
 }
 
+/**
+ * Why an execution failed when its instance was lost (crashed, hung) before the execution
+ * began: it was waiting behind the one the instance was running. Its inputs were copied
+ * to the instance, not transferred, so its requests may run elsewhere.
+ */
+export class ExecutionNotStartedError extends Error {}
+
 /** Time spent by one execution, in nanoseconds, split as Triton's compute statistics are. */
 export interface ExecutionTiming {
   /** When the instance began this execution, on the steady clock (core/steady-clock.ts). */

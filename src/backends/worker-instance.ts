@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { toInferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
-import type { ExecutionBatch, ExecutionResult, ModelInstance, ModelSignature } from './backend.js';
+import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature } from './backend.js';
 import { startWorker } from '../core/index.js';
 import { Outbox } from './outbox.js';
 import { ownedTensor, transferList, type CallOutcome, type CallRequest, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
@@ -94,10 +94,14 @@ export class WorkerInstance implements ModelInstance {
     const id = this.nextId++;
     const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [] };
     const command: WorkerCommand = { type: 'execute', id, batch: sent };
+    // An execution handed over behind another one keeps its inputs (they are copied, not
+    // transferred): should the instance be lost before it begins, its requests can run
+    // elsewhere (see fail()).
+    const transfer = this.pending.size === 0 ? [...transferList(batch.inputs)] : [];
     return new Promise<ExecutionResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.watchOldest();
-      this.outbox.post(command, [...transferList(batch.inputs)], (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
+      this.outbox.post(command, transfer, (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
     });
   }
 
@@ -185,9 +189,17 @@ export class WorkerInstance implements ModelInstance {
     void this.worker.terminate();
   }
 
+  /**
+   * The instance is lost. The worker runs what it holds in order, so the oldest execution
+   * held is the one it was running and takes the blame; those behind it never began.
+   */
   private fail(error: Error): void {
     this.closing = true;
-    this.rejectAll(error);
+    const [running, ...waiting] = this.pending.values();
+    this.pending.clear();
+    for (const pending of [running, ...waiting]) if (pending) clearTimeout(pending.timer);
+    running?.reject(error);
+    for (const pending of waiting) pending.reject(new ExecutionNotStartedError(`${error.message} (before this execution began)`));
     for (const listener of this.failureListeners) listener(error);
   }
 

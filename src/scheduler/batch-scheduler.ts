@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { ModelInstance } from '../backends/index.js';
+import { ExecutionNotStartedError, type ModelInstance } from '../backends/index.js';
 import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
@@ -81,10 +81,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       if (cancellation?.cancelled) return this.fail(queued, this.cancelled(), 'CANCELED');
       const refusal = this.admit(queued, scheduling);
       if (refusal) return this.fail(queued, refusal, 'REJECTED');
-      if (cancellation) {
-        queued.onCancel = () => this.cancel(queued);
-        cancellation.subscribe(queued.onCancel);
-      }
+      this.watchCancellation(queued);
       this.dispatch();
     });
   }
@@ -118,6 +115,15 @@ export abstract class BatchScheduler implements ModelScheduler {
   /** Takes every queued request out of the queue. */
   protected abstract takeAll(): QueuedRequest[];
 
+  /**
+   * Puts requests taken for an execution that never began (its instance was lost first)
+   * back at the front of the queue, in order; false where the scheduler does not, and
+   * they fail instead. Only a scheduler whose instances are handed work ahead needs it.
+   */
+  protected putBack(_requests: QueuedRequest[]): boolean {
+    return false;
+  }
+
   /** Hands batches to instances with a free slot for as long as there are both. */
   protected dispatch(): void {
     while (this.pool.hasFreeSlot) {
@@ -134,6 +140,14 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.statistics.recordFailure(reason, (nowMs - queued.arrivalMs) * MS_TO_NS);
     queued.prepared.request.trace?.complete({ version: this.version, queueStartMs: queued.arrivalMs, requestEndMs: nowMs });
     queued.settle(undefined, error);
+  }
+
+  /** A queued request leaves the queue, answered CANCELLED, when its client goes away (at once if it has). */
+  private watchCancellation(queued: QueuedRequest): void {
+    const { cancellation } = queued.prepared.request;
+    if (!cancellation) return;
+    queued.onCancel = () => this.cancel(queued);
+    cancellation.subscribe(queued.onCancel);
   }
 
   private cancelled(): InferenceError {
@@ -170,6 +184,13 @@ export abstract class BatchScheduler implements ModelScheduler {
       results = splitResult(result, batch, this.config);
       executed = true;
     } catch (err) {
+      if (err instanceof ExecutionNotStartedError && !this.draining && this.putBack(batch)) {
+        this.pool.release(instance, false);
+        this.inFlight -= batch.length;
+        for (const queued of batch) this.watchCancellation(queued);
+        this.dispatch();
+        return;
+      }
       const error = err instanceof Error ? err.message : String(err);
       results = batch.map(() => ({ error }));
     }

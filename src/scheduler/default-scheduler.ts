@@ -35,6 +35,11 @@ export class DefaultScheduler extends BatchScheduler {
     return [next];
   }
 
+  protected override putBack(requests: QueuedRequest[]): boolean {
+    for (let i = requests.length - 1; i >= 0; i--) requests[i].node = this.queue.unshift(requests[i]);
+    return true;
+  }
+
   protected takeAll(): QueuedRequest[] {
     const all = [...this.queue];
     for (const queued of all) this.remove(queued);

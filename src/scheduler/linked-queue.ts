@@ -28,6 +28,15 @@ export class LinkedQueue<T> {
     return node;
   }
 
+  unshift(value: T): QueueNode<T> {
+    const node: QueueNode<T> = { value, prev: undefined, next: this.head, queue: this };
+    if (this.head) this.head.prev = node;
+    else this.tail = node;
+    this.head = node;
+    this.count++;
+    return node;
+  }
+
   shift(): T | undefined {
     const node = this.head;
     if (!node) return undefined;

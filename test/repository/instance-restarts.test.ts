@@ -80,6 +80,43 @@ describe('instances that die', () => {
     expect((await fetch(`${t.url}/v2/health/ready`)).status).toBe(200);
   });
 
+  it('requests handed to an instance behind the one it crashed on run after the restart instead of failing', async () => {
+    const { root, cleanup } = scratchRepository();
+    cleanups.push(cleanup);
+    // One instance, so that the second request waits in that instance's worker (work
+    // handed ahead) while the first runs and, 200 ms in, ends the worker.
+    addJavaScriptModel(root, 'slow_crash', `${CONFIG}instance_group [{ count: 1, kind: KIND_CPU }]\n`, {
+      source: `
+export async function execute(requests) {
+  if (requests.some((r) => r.parameters.crash)) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    process.exit(4);
+  }
+  return requests.map((r) => ({ outputs: { OUTPUT0: { shape: r.inputs.INPUT0.shape, data: r.inputs.INPUT0.data } } }));
+}
+`,
+    });
+    const t = await startTestServer({ modelRepositories: [root], modelRestartLimit: 2, modelRestartBackoffMs: 20 });
+    cleanups.push(() => t.server.stop());
+    const scheduler = t.server.registry.resolve('slow_crash').requestScheduler;
+    const crashing = ask(t, 'slow_crash', 1, { crash: true });
+    await waitFor(() => scheduler.pendingCount === 1, 'the crashing request to be in flight');
+    const behind = [ask(t, 'slow_crash', 2), ask(t, 'slow_crash', 3)];
+    // Two executions per instance before any has been timed: the second request is handed
+    // over at once, the third waits in the queue.
+    await waitFor(() => scheduler.pendingCount === 3 && scheduler.queuedCount === 1, 'the second request to be handed over');
+    const crashed = await crashing;
+    expect(crashed.status).toBe(500);
+    expect(crashed.json.error).toMatch(/exited unexpectedly \(code 4\)$/);
+    for (const [k, answer] of (await Promise.all(behind)).entries()) {
+      expect(answer.status).toBe(200);
+      expect(answer.json.outputs[0].data).toEqual([k + 2]);
+    }
+    const statistics = t.server.registry.resolve('slow_crash').statistics;
+    expect(statistics.failures.BACKEND).toBe(1);
+    expect(statistics.success.count).toBe(2);
+  });
+
   it('a model that crashes on every request is UNAVAILABLE after the restart limit, and the server says why', async () => {
     const { t } = await serveCrashing(['crash-always']);
     const statuses: number[] = [];
