@@ -34,10 +34,20 @@ export interface WorkerInstanceOptions {
   executeTimeoutSource?: string;
 }
 
+/**
+ * Inputs up to this size of an execution handed to a busy instance are copied rather than
+ * transferred, so that the execution can run elsewhere if the instance is lost before it
+ * begins; larger ones are transferred (copying them would cost every request for the sake
+ * of a rare retry).
+ */
+const KEEP_INPUTS_MAX_BYTES = 64 * 1024;
+
 interface Pending {
   resolve(result: ExecutionResult): void;
   reject(error: Error): void;
   timer?: NodeJS.Timeout;
+  /** Whether the main thread still has the inputs (see KEEP_INPUTS_MAX_BYTES). */
+  inputsKept: boolean;
 }
 
 /**
@@ -94,12 +104,15 @@ export class WorkerInstance implements ModelInstance {
     const id = this.nextId++;
     const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [] };
     const command: WorkerCommand = { type: 'execute', id, batch: sent };
-    // An execution handed over behind another one keeps its inputs (they are copied, not
-    // transferred): should the instance be lost before it begins, its requests can run
+    // An execution handed over behind another one keeps small inputs (they are copied,
+    // not transferred): should the instance be lost before it begins, its requests can run
     // elsewhere (see fail()).
-    const transfer = this.pending.size === 0 ? [...transferList(batch.inputs)] : [];
+    let inputBytes = 0;
+    for (const input of batch.inputs) if (!Array.isArray(input.data)) inputBytes += input.data.byteLength;
+    const inputsKept = this.pending.size > 0 && inputBytes <= KEEP_INPUTS_MAX_BYTES;
+    const transfer = inputsKept ? [] : [...transferList(batch.inputs)];
     return new Promise<ExecutionResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, inputsKept });
       this.watchOldest();
       this.outbox.post(command, transfer, (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
     });
@@ -191,7 +204,8 @@ export class WorkerInstance implements ModelInstance {
 
   /**
    * The instance is lost. The worker runs what it holds in order, so the oldest execution
-   * held is the one it was running and takes the blame; those behind it never began.
+   * held is the one it was running and takes the blame; those behind it never began, and
+   * those whose inputs the main thread kept may run elsewhere.
    */
   private fail(error: Error): void {
     this.closing = true;
@@ -199,7 +213,7 @@ export class WorkerInstance implements ModelInstance {
     this.pending.clear();
     for (const pending of [running, ...waiting]) if (pending) clearTimeout(pending.timer);
     running?.reject(error);
-    for (const pending of waiting) pending.reject(new ExecutionNotStartedError(`${error.message} (before this execution began)`));
+    for (const pending of waiting) pending.reject(pending.inputsKept ? new ExecutionNotStartedError(`${error.message} (before this execution began)`) : error);
     for (const listener of this.failureListeners) listener(error);
   }
 
