@@ -17,6 +17,7 @@ export type {
   TensorSignature,
 } from './backend.js';
 export { ExecutionNotStartedError } from './backend.js';
+export { ownedTensor } from './worker-protocol.js';
 export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, ModelTensor } from './javascript/model-api.js';
 
 /** The model files each backend looks for when the config does not name one, in order of preference. */

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import { toInferenceError, type InferenceRequest, type InferenceResponse } from '../core/index.js';
+import { toInferenceError, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
 import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature } from './backend.js';
 import { startWorker } from '../core/index.js';
 import { Outbox } from './outbox.js';
@@ -41,6 +41,13 @@ export interface WorkerInstanceOptions {
  * of a rare retry).
  */
 const KEEP_INPUTS_MAX_BYTES = 64 * 1024;
+
+/** The bytes of the tensors' numeric data (BYTES elements are always copied). */
+function numericBytes(tensors: readonly Tensor[]): number {
+  let bytes = 0;
+  for (const tensor of tensors) if (!Array.isArray(tensor.data)) bytes += tensor.data.byteLength;
+  return bytes;
+}
 
 interface Pending {
   resolve(result: ExecutionResult): void;
@@ -107,9 +114,7 @@ export class WorkerInstance implements ModelInstance {
     // An execution handed over behind another one keeps small inputs (they are copied,
     // not transferred): should the instance be lost before it begins, its requests can run
     // elsewhere (see fail()).
-    let inputBytes = 0;
-    for (const input of batch.inputs) if (!Array.isArray(input.data)) inputBytes += input.data.byteLength;
-    const inputsKept = this.pending.size > 0 && inputBytes <= KEEP_INPUTS_MAX_BYTES;
+    const inputsKept = this.pending.size > 0 && numericBytes(batch.inputs) <= KEEP_INPUTS_MAX_BYTES;
     const transfer = inputsKept ? [] : [...transferList(batch.inputs)];
     return new Promise<ExecutionResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, inputsKept });
@@ -209,11 +214,14 @@ export class WorkerInstance implements ModelInstance {
    */
   private fail(error: Error): void {
     this.closing = true;
-    const [running, ...waiting] = this.pending.values();
+    const notStarted = new ExecutionNotStartedError(`${error.message} (before this execution began)`);
+    let running = true;
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(!running && pending.inputsKept ? notStarted : error);
+      running = false;
+    }
     this.pending.clear();
-    for (const pending of [running, ...waiting]) if (pending) clearTimeout(pending.timer);
-    running?.reject(error);
-    for (const pending of waiting) pending.reject(pending.inputsKept ? new ExecutionNotStartedError(`${error.message} (before this execution began)`) : error);
     for (const listener of this.failureListeners) listener(error);
   }
 

@@ -35,10 +35,6 @@ export type WorkerReply =
   | { type: 'call'; id: number; request: CallRequest };
 
 /**
- * The buffers to transfer with `tensors`: each distinct ArrayBuffer once. Shared memory
- * is shared rather than transferred, and BYTES elements are small enough to copy.
- */
-/**
  * The tensor with a buffer of its own, ready to transfer: a view on a larger buffer
  * (one request's rows of a batch's output) is copied, since transferring the whole
  * buffer would empty it for the other requests of the batch.
@@ -50,6 +46,10 @@ export function ownedTensor(tensor: Tensor): Tensor {
   return { ...tensor, data: data.slice() };
 }
 
+/**
+ * The buffers to transfer with `tensors`: each distinct ArrayBuffer once. Shared memory
+ * is shared rather than transferred, and BYTES elements are small enough to copy.
+ */
 export function transferList(tensors: readonly Tensor[], into: Set<ArrayBuffer> = new Set()): Set<ArrayBuffer> {
   for (const tensor of tensors) {
     if (!Array.isArray(tensor.data) && tensor.data.buffer instanceof ArrayBuffer) into.add(tensor.data.buffer);

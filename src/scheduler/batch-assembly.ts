@@ -3,7 +3,7 @@
  * request. Each request's bytes are copied once, into the batch's buffers; each
  * answer's outputs are views on the result's buffers.
  */
-import type { BatchRequest, ExecutionBatch, ExecutionResult } from '../backends/index.js';
+import { ownedTensor, type BatchRequest, type ExecutionBatch, type ExecutionResult } from '../backends/index.js';
 import { elementCount, type NumericArray, type Tensor } from '../core/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import type { QueuedRequest } from './queued-request.js';
@@ -23,14 +23,6 @@ export function batchKey(inputs: readonly Tensor[]): string {
   let key = '';
   for (const input of inputs) key += `${input.name}:${input.shape.slice(1).join('x')};`;
   return key;
-}
-
-/** The data itself when it owns its whole buffer (it is about to be transferred), else a copy that does. */
-function owned(tensor: Tensor): Tensor {
-  const { data } = tensor;
-  if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) return tensor;
-  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return tensor;
-  return { ...tensor, data: data.slice() };
 }
 
 function concatenate(parts: readonly Tensor[]): Tensor {
@@ -72,7 +64,7 @@ export function assembleBatch(requests: readonly QueuedRequest[], config: ModelC
   });
   const inputs =
     requests.length === 1
-      ? requests[0].prepared.inputs.map(owned)
+      ? requests[0].prepared.inputs.map(ownedTensor)
       : requests[0].prepared.inputs.map((_, i) => concatenate(requests.map((r) => r.prepared.inputs[i])));
   return { inputs, outputNames: outputUnion(requests, config), requests: batchRequests };
 }
