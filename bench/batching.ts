@@ -10,22 +10,28 @@
  * the naive server, whose point is to do the obvious thing. The load generator
  * (autocannon) runs in its own process and reports its CPU use.
  *
- *   npx tsx bench/batching.ts [--seconds 5]
+ * Each concurrency is measured in several rounds (the servers' order reversed every other
+ * round) and the medians are the figures: single runs on a shared 2-core machine swing
+ * by a quarter. Each point also reports the CPU time per inference of the server
+ * process (all its threads) and of the load generator.
+ *
+ *   npx tsx bench/batching.ts [--seconds 5] [--rounds 3] [--concurrency 1,8,32,64,128]
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { defaultIntraOpThreads } from '../src/repository/index.js';
 import { startServer } from '../src/server/index.js';
-import { formatRow, runLoad, type LoadResult } from './load-generator.js';
+import { formatRow, median, runLoad, type LoadResult } from './load-generator.js';
 
 const args = process.argv.slice(2);
 const seconds = Number(args[args.indexOf('--seconds') + 1] || 5) || 5;
-const CONCURRENCY = [1, 8, 32, 64, 128];
+const roundCount = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 3;
+const CONCURRENCY = args.includes('--concurrency') ? args[args.indexOf('--concurrency') + 1].split(',').map(Number) : [1, 8, 32, 64, 128];
 const CEILING_BATCHES = [16, 32, 64, 128];
 const BATCHING = 'dynamic_batching { preferred_batch_size: [ 32, 64, 128 ] max_queue_delay_microseconds: 500 }';
 
@@ -134,12 +140,35 @@ const targets: Target[] = [{ url: naive.url, body: jsonBody, contentType: 'appli
 for (const target of targets) await warmUp(target);
 
 // The three servers take turns at each concurrency, so that the figures of one row are
-// measured close together in time, whatever else the machine is doing.
-const results: LoadResult[][] = [];
+// measured close together in time, whatever else the machine is doing; the order is
+// reversed every other round, and the medians of the rounds are the figures.
+interface Measured extends LoadResult {
+  /** CPU time of this process (the servers and their model workers) per inference, in µs. */
+  serverCpuUs: number;
+  /** CPU time of the load generator per inference, in µs. */
+  generatorCpuUs: number;
+}
+async function measure(target: Target, connections: number): Promise<Measured> {
+  const before = process.cpuUsage();
+  const result = await runLoad({ ...target, connections, seconds });
+  const cpu = process.cpuUsage(before);
+  const inferences = Math.max(1, result.requestsPerSecond * seconds);
+  return {
+    ...result,
+    serverCpuUs: (cpu.user + cpu.system) / inferences,
+    generatorCpuUs: (result.generatorCpuPercent / 100) * 1e6 / Math.max(1, result.requestsPerSecond),
+  };
+}
+const rounds: Measured[][][] = [];
 for (const connections of CONCURRENCY) {
-  const row: LoadResult[] = [];
-  for (const target of targets) row.push(await runLoad({ ...target, connections, seconds }));
-  results.push(row);
+  const perRound: Measured[][] = [];
+  for (let round = 0; round < roundCount; round++) {
+    const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+    const row: Measured[] = [];
+    for (const index of order) row[index] = await measure(targets[index], connections);
+    perRound.push(row);
+  }
+  rounds.push(perRound);
 }
 const statistics = server.registry.resolve('mlp_batched').statistics;
 await server.stop();
@@ -150,7 +179,7 @@ await session.release();
 const best = ceilingAfter.rowsPerSecond > ceilingBefore.rowsPerSecond ? ceilingAfter : ceilingBefore;
 
 console.log(
-  `batching: mlp, one row per request (Nereid: binary tensor data; naive: JSON), ${seconds}s per point, ${threads} intra-op thread(s) per instance`,
+  `batching: mlp, one row per request (Nereid: binary tensor data; naive: JSON), ${seconds}s per point, ${roundCount} rounds, ${threads} intra-op thread(s) per instance`,
 );
 console.log(
   `ceiling: session.run on batches of ${best.rows}: ${best.rowsPerSecond.toFixed(0)} inferences/s ` +
@@ -158,36 +187,69 @@ console.log(
     `${ceilingBefore.rowsPerSecond.toFixed(0)} before the servers ran, ${ceilingAfter.rowsPerSecond.toFixed(0)} after)`,
 );
 console.log(`Nereid with batching: ${BATCHING}`);
-const widths = [4, 9, 10, 10, 13, 16, 15, 15, 6, 6, 7, 6];
-console.log(
-  formatRow(
-    ['conc', 'naive/s', 'no-batch/s', 'batched/s', 'naive p50/p99', 'no-batch p50/p99', 'batched p50/p99', 'gen CPU % n/u/b', 'b/ceil', 'b/unb', 'b/naive', 'errors'],
-    widths,
-  ),
-);
+const widths = [4, 5, 9, 10, 10, 13, 16, 15, 16, 16, 6, 6, 7, 6];
+const header = ['conc', 'round', 'naive/s', 'no-batch/s', 'batched/s', 'naive p50/p99', 'no-batch p50/p99', 'batched p50/p99', 'srv CPU µs n/u/b', 'gen CPU µs n/u/b', 'b/ceil', 'b/unb', 'b/naive', 'errors'];
+const triple = (rows: Measured[], pick: (r: Measured) => number) => rows.map((r) => pick(r).toFixed(0)).join('/');
+const cells = (connections: number, label: string, [n, u, b]: Measured[], ratios: [number, number, number], errors: number) => [
+  connections,
+  label,
+  n.requestsPerSecond.toFixed(0),
+  u.requestsPerSecond.toFixed(0),
+  b.requestsPerSecond.toFixed(0),
+  `${n.p50Ms}/${n.p99Ms}`,
+  `${u.p50Ms}/${u.p99Ms}`,
+  `${b.p50Ms}/${b.p99Ms}`,
+  triple([n, u, b], (r) => r.serverCpuUs),
+  triple([n, u, b], (r) => r.generatorCpuUs),
+  ...ratios.map((ratio) => ratio.toFixed(2)),
+  errors,
+];
+const ratiosOf = ([n, u, b]: Measured[]): [number, number, number] => [
+  b.requestsPerSecond / best.rowsPerSecond,
+  b.requestsPerSecond / u.requestsPerSecond,
+  b.requestsPerSecond / n.requestsPerSecond,
+];
+/** Each field's median over the rounds, one server at a time. */
+const medianOf = (perRound: Measured[][], server: number): Measured => {
+  const field = (pick: (r: Measured) => number) => median(perRound.map((row) => pick(row[server])));
+  return {
+    requestsPerSecond: field((r) => r.requestsPerSecond),
+    p50Ms: field((r) => r.p50Ms),
+    p99Ms: field((r) => r.p99Ms),
+    errors: field((r) => r.errors),
+    generatorCpuPercent: field((r) => r.generatorCpuPercent),
+    serverCpuUs: field((r) => r.serverCpuUs),
+    generatorCpuUs: field((r) => r.generatorCpuUs),
+  };
+};
+console.log(formatRow(header, widths));
+const medianRows: Measured[][] = [];
 CONCURRENCY.forEach((connections, i) => {
-  const [n, u, b] = results[i];
-  const latency = (r: LoadResult) => `${r.p50Ms}/${r.p99Ms}`;
-  console.log(
-    formatRow(
-      [
-        connections,
-        n.requestsPerSecond.toFixed(0),
-        u.requestsPerSecond.toFixed(0),
-        b.requestsPerSecond.toFixed(0),
-        latency(n),
-        latency(u),
-        latency(b),
-        `${n.generatorCpuPercent.toFixed(0)}/${u.generatorCpuPercent.toFixed(0)}/${b.generatorCpuPercent.toFixed(0)}`,
-        (b.requestsPerSecond / best.rowsPerSecond).toFixed(2),
-        (b.requestsPerSecond / u.requestsPerSecond).toFixed(2),
-        (b.requestsPerSecond / n.requestsPerSecond).toFixed(2),
-        n.errors + u.errors + b.errors,
-      ],
-      widths,
-    ),
-  );
+  const perRound = rounds[i];
+  perRound.forEach((row, round) => {
+    const errors = row.reduce((sum, r) => sum + r.errors, 0);
+    console.log(formatRow(cells(connections, String(round + 1), row, ratiosOf(row), errors), widths));
+  });
+  const medians = [0, 1, 2].map((server) => medianOf(perRound, server));
+  medianRows.push(medians);
+  const ratios = perRound.map(ratiosOf);
+  const medianRatios = [0, 1, 2].map((k) => median(ratios.map((r) => r[k]))) as [number, number, number];
+  const errors = perRound.reduce((sum, row) => sum + row.reduce((s, r) => s + r.errors, 0), 0);
+  console.log(formatRow(cells(connections, 'med', medians, medianRatios, errors), widths));
 });
+// What two cores allow: an inference costs the server and the load generator, which share
+// the machine, their CPU time together; no server reaches more than cores / that cost.
+const cores = availableParallelism();
+const at64 = CONCURRENCY.indexOf(64);
+if (at64 >= 0) {
+  const [naiveMedian, , batchedMedian] = medianRows[at64];
+  const perInference = batchedMedian.serverCpuUs + batchedMedian.generatorCpuUs;
+  console.log(
+    `CPU at concurrency 64, batched: ${batchedMedian.serverCpuUs.toFixed(0)} µs (server) + ${batchedMedian.generatorCpuUs.toFixed(0)} µs (load generator) ` +
+      `per inference: ${cores} cores allow at most ${((cores * 1e6) / perInference).toFixed(0)} inferences/s at that cost ` +
+      `(5 × naive is ${(5 * naiveMedian.requestsPerSecond).toFixed(0)}, 0.85 × ceiling ${(0.85 * best.rowsPerSecond).toFixed(0)})`,
+  );
+}
 const sizes = statistics.batchStatistics();
 const mean = statistics.inferenceCount / Math.max(1, statistics.executionCount);
 console.log(
