@@ -29,7 +29,9 @@ export const PERF_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'concurrency-range': { kind: 'string', help: 'START[:END[:STEP]] requests kept in flight; END 0 climbs until --latency-threshold.', defaultText: '1' },
   'request-rate-range': { kind: 'string', help: 'START[:END[:STEP]] requests per second (fractions allowed) instead of a concurrency; END 0 climbs until --latency-threshold.' },
   'request-distribution': { kind: 'string', help: 'constant or poisson spacing of requests in request-rate mode.', defaultText: 'constant' },
-  'measurement-interval': { kind: 'int', short: 'p', help: 'Length of a measurement window, in milliseconds.', defaultText: '5000' },
+  'measurement-interval': { kind: 'int', short: 'p', help: 'Length of a measurement window, in milliseconds (time_windows mode).', defaultText: '5000' },
+  'measurement-mode': { kind: 'string', help: 'time_windows: windows of --measurement-interval; count_windows: windows of whole seconds that end once --measurement-request-count requests completed.', defaultText: 'time_windows' },
+  'measurement-request-count': { kind: 'int', help: 'Fewest requests a window completes in count_windows mode.', defaultText: '50' },
   'stability-percentage': { kind: 'string', short: 's', help: 'Windows are stable when max/min of the last three, for throughput and latency, stays within this percentage.', defaultText: '10' },
   'max-trials': { kind: 'int', short: 'r', help: 'Most windows measured per load level before giving up on stability.', defaultText: '10' },
   percentile: { kind: 'int', help: 'Stabilise on and report this latency percentile instead of the average.' },
@@ -109,6 +111,10 @@ export function perfArgs(args: readonly string[]): { help: true } | { help: fals
     if (value !== undefined && value !== 'json' && value !== 'binary') throw new UsageError(`--${flag} expects json or binary, got '${value}'`);
     return value;
   };
+  const measurementMode = text('measurement-mode') ?? 'time_windows';
+  if (measurementMode !== 'time_windows' && measurementMode !== 'count_windows') {
+    throw new UsageError(`--measurement-mode expects time_windows or count_windows, got '${measurementMode}'`);
+  }
   const concurrency = text('concurrency-range');
   const requestRate = text('request-rate-range');
   if (concurrency !== undefined && requestRate !== undefined) throw new UsageError('give --concurrency-range or --request-rate-range, not both');
@@ -125,7 +131,9 @@ export function perfArgs(args: readonly string[]): { help: true } | { help: fals
     streaming: (flags.streaming as boolean | undefined) ?? false,
     batchSize: int('batch-size') ?? 1,
     load,
+    measurementMode,
     measurementIntervalMs: int('measurement-interval') ?? 5000,
+    measurementRequestCount: int('measurement-request-count') ?? 50,
     stabilityFraction: stability !== undefined ? number('stability-percentage', stability) / 100 : 0.1,
     maxTrials: int('max-trials') ?? 10,
     percentile: int('percentile'),

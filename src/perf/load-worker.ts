@@ -53,6 +53,9 @@ try {
           post({ type: 'window', window }, [window.latenciesUs.buffer as ArrayBuffer]);
           break;
         }
+        case 'count':
+          post({ type: 'count', completed: recorder.completedCount });
+          break;
         case 'stop': {
           const abandoned = (await concurrency?.stop(init.drainTimeoutMs)) ?? (await rate?.stop(init.drainTimeoutMs)) ?? 0;
           factory.close();

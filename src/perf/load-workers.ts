@@ -85,6 +85,13 @@ export class LoadWorkers {
     return (await Promise.all(replies)).map((reply) => reply.window);
   }
 
+  /** Requests answered in the current window so far, over every worker. */
+  async completed(): Promise<number> {
+    const replies = this.workers.map((w) => w.next('count'));
+    for (const worker of this.workers) worker.post({ type: 'count' });
+    return (await Promise.all(replies)).reduce((total, reply) => total + reply.completed, 0);
+  }
+
   /**
    * Stops the load, waits for the answers in flight and ends the threads; resolves
    * with the requests left unanswered and the failures after the last window.

@@ -17,6 +17,12 @@ export interface LoadRange {
 
 export type LoadMode = { kind: 'concurrency'; range: LoadRange } | { kind: 'request-rate'; range: LoadRange; distribution: RequestDistribution };
 
+/**
+ * perf_analyzer's measurement modes: windows of a fixed length, or windows that last
+ * whole seconds until enough requests have completed in them.
+ */
+export type MeasurementMode = 'time_windows' | 'count_windows';
+
 export type InputDataSource = { kind: 'zero' } | { kind: 'random' } | { kind: 'files'; paths: string[] };
 
 /** HTTP tensor encoding: JSON values, or raw bytes after the JSON header (binary tensor data extension). */
@@ -33,7 +39,11 @@ export interface PerfOptions {
   streaming: boolean;
   batchSize: number;
   load: LoadMode;
+  measurementMode: MeasurementMode;
+  /** time_windows: the length of a window. */
   measurementIntervalMs: number;
+  /** count_windows: the fewest requests a window must complete (perf_analyzer's default 50). */
+  measurementRequestCount: number;
   /** Windows are stable when max/min of the last three stays within this fraction (0.1 = 10 %). */
   stabilityFraction: number;
   maxTrials: number;
@@ -68,7 +78,9 @@ export const DEFAULT_PERF_OPTIONS: Omit<PerfOptions, 'model'> = {
   streaming: false,
   batchSize: 1,
   load: { kind: 'concurrency', range: { start: 1, end: 1, step: 1 } },
+  measurementMode: 'time_windows',
   measurementIntervalMs: 5000,
+  measurementRequestCount: 50,
   stabilityFraction: 0.1,
   maxTrials: 10,
   percentile: undefined,
@@ -100,6 +112,9 @@ export function perfOptions(partial: Partial<PerfOptions> & Pick<PerfOptions, 'm
   if (!options.model) throw invalid('a model name is required (-m MODEL)');
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw invalid(`batch size must be a positive integer, got ${options.batchSize}`);
   if (!(options.measurementIntervalMs > 0)) throw invalid(`measurement interval must be positive, got ${options.measurementIntervalMs} ms`);
+  if (!Number.isInteger(options.measurementRequestCount) || options.measurementRequestCount < 1) {
+    throw invalid(`measurement request count (--measurement-request-count) must be a positive integer, got ${options.measurementRequestCount}`);
+  }
   if (!(options.stabilityFraction >= 0)) throw invalid(`stability percentage must not be negative, got ${options.stabilityFraction * 100}`);
   if (!Number.isInteger(options.maxTrials) || options.maxTrials < 1) throw invalid(`max trials must be a positive integer, got ${options.maxTrials}`);
   if (options.percentile !== undefined && !(options.percentile > 0 && options.percentile < 100)) {

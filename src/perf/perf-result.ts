@@ -3,7 +3,7 @@
  * it. Times are microseconds, rates per second.
  */
 import type { MeasurementWindow } from './measurement-window.js';
-import type { LoadMode, PerfOptions } from './perf-options.js';
+import type { LoadMode, MeasurementMode, PerfOptions } from './perf-options.js';
 import { serverSplit, type ServerSplit } from './server-stats.js';
 
 /** perf_analyzer always reports these; `--percentile` adds its own. */
@@ -72,7 +72,9 @@ export interface PerfResult {
   batchSize: number;
   mode: LoadMode['kind'];
   requestDistribution?: string;
+  measurementMode: MeasurementMode;
   measurementIntervalMs: number;
+  measurementRequestCount: number;
   stabilityPercentage: number;
   maxTrials: number;
   percentile: number | null;

@@ -45,6 +45,23 @@ export interface PerfHooks {
   signal?: AbortSignal;
 }
 
+/** count_windows: a window lasts whole periods of this length until it has its requests, as in perf_analyzer. */
+const COUNT_WINDOW_STEP_MS = 1000;
+
+/**
+ * Lets the current window run: for its fixed length (time_windows), or one second at
+ * a time until it has completed the requests it needs (count_windows). Rejects when
+ * the run is aborted.
+ */
+async function windowElapsed(workers: LoadWorkers, options: PerfOptions, signal: AbortSignal | undefined): Promise<void> {
+  if (options.measurementMode === 'time_windows') {
+    await sleep(options.measurementIntervalMs, undefined, { signal });
+    return;
+  }
+  do await sleep(COUNT_WINDOW_STEP_MS, undefined, { signal });
+  while ((await workers.completed()) < options.measurementRequestCount);
+}
+
 /** Above this event-loop utilisation a worker, not the server, may be what limits the load. */
 const SATURATED_WORKER = 0.9;
 /** perf_analyzer warns when the generator falls behind the schedule for more than this share of requests. */
@@ -198,9 +215,10 @@ async function measure(
       const figures = () => windows.map((w) => ({ throughput: w.requestsPerSecond, latencyUs: stabilizingLatencyUs(w, options.percentile) }));
       for (let trial = 1; trial <= options.maxTrials; trial++) {
         try {
-          await sleep(options.measurementIntervalMs, undefined, { signal: hooks.signal });
-        } catch {
-          break; // aborted: what was measured so far still counts
+          await windowElapsed(workers, options, hooks.signal);
+        } catch (err) {
+          if (hooks.signal?.aborted) break; // what was measured so far still counts
+          throw err;
         }
         const workerWindows = await workers.collect();
         const cpu = process.cpuUsage(cpuBefore);
@@ -275,7 +293,8 @@ async function measure(
         break;
       }
       if (!stable) {
-        stopReason = `no stable measurement at ${label} within ${options.maxTrials} windows; increase --measurement-interval`;
+        const longer = options.measurementMode === 'time_windows' ? '--measurement-interval' : '--measurement-request-count';
+        stopReason = `no stable measurement at ${label} within ${options.maxTrials} windows; increase ${longer}`;
         warn(stopReason);
         break;
       }
@@ -303,7 +322,9 @@ async function measure(
     batchSize: options.batchSize,
     mode: options.load.kind,
     ...(options.load.kind === 'request-rate' ? { requestDistribution: options.load.distribution } : {}),
+    measurementMode: options.measurementMode,
     measurementIntervalMs: options.measurementIntervalMs,
+    measurementRequestCount: options.measurementRequestCount,
     stabilityPercentage: options.stabilityFraction * 100,
     maxTrials: options.maxTrials,
     percentile: options.percentile ?? null,

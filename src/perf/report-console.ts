@@ -18,8 +18,10 @@ export function formatSettings(options: PerfOptions): string {
     `  Batch size: ${options.batchSize}`,
     `  Service Kind: Triton-compatible (${options.protocol.toUpperCase()}${options.streaming ? ' streaming' : ''}, ${options.url})`,
     ...(options.sharedMemory === 'system' ? ['  Using system shared memory'] : []),
-    '  Using "time_windows" mode for stabilization',
-    `  Measurement window: ${options.measurementIntervalMs} msec`,
+    `  Using "${options.measurementMode}" mode for stabilization`,
+    options.measurementMode === 'time_windows'
+      ? `  Measurement window: ${options.measurementIntervalMs} msec`
+      : `  Minimum number of samples in each window: ${options.measurementRequestCount}`,
     load,
     '  Using asynchronous calls for inference',
     `  Stabilizing using ${options.percentile === undefined ? 'average latency' : `p${options.percentile} latency`}`,

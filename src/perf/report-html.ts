@@ -119,7 +119,9 @@ export function htmlReport(result: PerfResult, generatedAt = new Date()): string
     ['batch size', String(result.batchSize)],
     ...(result.tensorFormat ? [['tensors', `${result.tensorFormat.inputs} inputs, ${result.tensorFormat.outputs} outputs`] as [string, string]] : []),
     ['load', result.mode === 'concurrency' ? 'concurrency' : `request rate, ${result.requestDistribution} distribution`],
-    ['measurement window', `${result.measurementIntervalMs} ms, stability ${result.stabilityPercentage} %, at most ${result.maxTrials} windows`],
+    [
+      'measurement window',
+      `${result.measurementMode === 'time_windows' ? `${result.measurementIntervalMs} ms` : `whole seconds until ${result.measurementRequestCount} requests completed`}, stability ${result.stabilityPercentage} %, at most ${result.maxTrials} windows`],
     ['stabilising on', result.percentile === null ? 'average latency' : `p${result.percentile} latency`],
     ['generator threads', String(result.threads)],
     ['failed requests', String(result.errorCount)],

@@ -23,6 +23,11 @@ export class WindowRecorder {
   sentCount = 0;
   delayedCount = 0;
 
+  /** Requests answered in this window so far, successfully or not. */
+  get completedCount(): number {
+    return this.okCount + this.errorCount;
+  }
+
   record(latencyMs: number, outcome: RequestOutcome): void {
     if (outcome.error !== undefined) {
       this.errorCount++;

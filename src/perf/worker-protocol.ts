@@ -19,6 +19,8 @@ export type ToWorker =
   /** `phase` (0…1) staggers the workers' constant schedules so that together they stay evenly spaced. */
   | { type: 'rate'; rate: number; distribution: RequestDistribution; phase: number; seed: number }
   | { type: 'collect' }
+  /** How many requests the current window has completed so far (count_windows mode). */
+  | { type: 'count' }
   | { type: 'stop' };
 
 /** What one worker measured since the previous collect (or since the load changed). */
@@ -42,6 +44,8 @@ export interface WorkerWindow {
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'window'; window: WorkerWindow }
+  /** Requests answered (successfully or not) since the window began. */
+  | { type: 'count'; completed: number }
   /** `errorCount`: failures among the answers that arrived after the last window. */
   | { type: 'stopped'; abandoned: number; errorCount: number }
   | { type: 'failed'; message: string };

@@ -55,6 +55,11 @@ describe('nereid perf flags', () => {
       outputTensorFormat: undefined,
     });
     expect(parseRange('concurrency-range', '4')).toEqual({ start: 4, end: 4, step: 1 });
+    expect(options(['-m', 'm']).options).toMatchObject({ measurementMode: 'time_windows', measurementRequestCount: 50 });
+    expect(options(['-m', 'm', '--measurement-mode', 'count_windows', '--measurement-request-count', '200']).options).toMatchObject({
+      measurementMode: 'count_windows',
+      measurementRequestCount: 200,
+    });
     expect(parseShape('x:0')).toEqual(['x', [0]]);
   });
 
@@ -73,6 +78,8 @@ describe('nereid perf flags', () => {
     fails(['-m', 'm', '--input-data', 'zero', '--input-data', 'a.json'], '--input-data zero or random cannot be combined with files');
     fails(['-m', 'm', '--streaming'], '--streaming needs the gRPC protocol (-i grpc)');
     fails(['-m', 'm', '-b', '0'], 'batch size must be a positive integer, got 0');
+    fails(['-m', 'm', '--measurement-mode', 'sliding'], "--measurement-mode expects time_windows or count_windows, got 'sliding'");
+    fails(['-m', 'm', '--measurement-request-count', '0'], 'measurement request count (--measurement-request-count) must be a positive integer, got 0');
     fails(['-m', 'm', '--percentile', '100'], 'percentile must be between 0 and 100 (exclusive), got 100');
     fails(['-m', 'm', '-H', 'no colon'], "header 'no colon' is not of the form 'Name: value'");
     fails(['-m', 'm', '--shared-memory', 'cuda'], "--shared-memory expects none or system, got 'cuda'");

@@ -95,6 +95,30 @@ describe('nereid perf load', () => {
     expect(result.errorCount).toBe(0);
   });
 
+  it('count_windows: a window lasts whole seconds until it has completed the requests it needs', async () => {
+    // 100 requests a second and 150 needed: the first second is not enough, the second is.
+    const started = performance.now();
+    const result = await runPerf(
+      options({
+        model: 'add_sub',
+        load: { kind: 'request-rate', range: { start: 100, end: 100, step: 1 }, distribution: 'constant' },
+        measurementMode: 'count_windows',
+        measurementRequestCount: 150,
+        maxTrials: 1,
+      }),
+    );
+    const elapsedMs = performance.now() - started;
+    expect(result.measurementMode).toBe('count_windows');
+    const [level] = result.levels;
+    expect(level.windows).toBe(1);
+    expect(level.requestCount, JSON.stringify(level)).toBeGreaterThanOrEqual(150);
+    expect(level.requestCount, JSON.stringify(level)).toBeLessThan(300);
+    expect(elapsedMs).toBeGreaterThanOrEqual(2000);
+    // One window cannot be stable; the advice is the count, not the interval.
+    expect(result.stopReason).toBe('no stable measurement at request rate 100/s within 1 windows; increase --measurement-request-count');
+    expect(result.errorCount).toBe(0);
+  });
+
   it('sends a Poisson request rate from two threads that adds up to the target', async () => {
     const result = await runPerf(
       options({ model: 'add_sub', load: { kind: 'request-rate', range: { start: 300, end: 300, step: 1 }, distribution: 'poisson' }, measurementIntervalMs: 600, maxThreads: 2 }),
