@@ -51,7 +51,9 @@ export const PERF_FLAGS: Readonly<Record<string, FlagSpec>> = {
   json: { kind: 'string', help: 'Write the whole result, every level and figure, as JSON to this file.' },
   report: { kind: 'string', help: 'Write a self-contained HTML page with a throughput-versus-latency chart to this file.' },
   header: { kind: 'list', short: 'H', help: "An extra HTTP header, 'Name: value'; repeat for several." },
+  'request-parameter': { kind: 'list', help: 'NAME:VALUE:TYPE (TYPE bool, int or string) a parameter every request carries, HTTP and gRPC; repeat for several.' },
   async: { kind: 'bool', short: 'a', help: 'Accepted for compatibility: requests are always asynchronous.' },
+  sync: { kind: 'bool', help: 'Accepted for compatibility: the load is the same as with --async (the requests in flight are the concurrency either way).' },
   verbose: { kind: 'bool', short: 'v', help: 'Accepted for compatibility.' },
   help: { kind: 'bool', help: 'Print this help.' },
 };
@@ -85,6 +87,28 @@ export function parseShape(text: string): [string, number[]] {
   const dims = text.slice(colon + 1).split(',');
   if (colon <= 0 || dims.some((d) => !/^\d+$/.test(d.trim()))) throw new UsageError(`--shape expects NAME:D1,D2,… with non-negative integer dims, got '${text}'`);
   return [text.slice(0, colon), dims.map(Number)];
+}
+
+/** `NAME:VALUE:TYPE` as perf_analyzer's --request-parameter; the value may itself contain colons. */
+export function parseRequestParameter(text: string): [string, string | number | boolean] {
+  const first = text.indexOf(':');
+  const last = text.lastIndexOf(':');
+  const usage = () => new UsageError(`--request-parameter expects NAME:VALUE:TYPE with TYPE bool, int or string, got '${text}'`);
+  if (first <= 0 || last === first) throw usage();
+  const name = text.slice(0, first);
+  const value = text.slice(first + 1, last);
+  switch (text.slice(last + 1)) {
+    case 'string':
+      return [name, value];
+    case 'int':
+      if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`--request-parameter ${name}: '${value}' is not an integer`);
+      return [name, Number(value)];
+    case 'bool':
+      if (value !== 'true' && value !== 'false') throw new UsageError(`--request-parameter ${name}: '${value}' is not true or false`);
+      return [name, value === 'true'];
+    default:
+      throw usage();
+  }
 }
 
 function inputData(values: string[]): InputDataSource {
@@ -148,6 +172,7 @@ export function perfArgs(args: readonly string[]): { help: true } | { help: fals
     outputSharedMemorySize: int('output-shared-memory-size') ?? 100 * 1024,
     maxThreads: int('max-threads') ?? 1,
     headers: (flags.header as string[] | undefined) ?? [],
+    requestParameters: Object.fromEntries(((flags['request-parameter'] as string[] | undefined) ?? []).map(parseRequestParameter)),
   };
   let options: PerfOptions;
   try {

@@ -3,6 +3,7 @@
  * KServe v2 JSON body, with raw tensor bytes after it when binary), built once so
  * that sending costs one socket write.
  */
+import type { Parameters } from '../core/index.js';
 import type { Endpoint } from './endpoint.js';
 import { modelPath } from './http-control.js';
 import type { TensorFormat } from './perf-options.js';
@@ -16,6 +17,8 @@ export interface HttpRequestTarget {
   version: string;
   /** Extra `Name: value` header lines. */
   headers: readonly string[];
+  /** Request-level parameters; none when empty. */
+  parameters: Parameters;
 }
 
 /** Where a request's tensors sit in shared memory (--shared-memory system). */
@@ -36,11 +39,13 @@ const shmParameters = (place: SharedMemoryPlace) => ({
 });
 
 /** The JSON part of the body and the raw tensor bytes that follow it (binary inputs). */
-function inferRequestBody(request: PlannedRequest, transport: TensorTransport): { json: string; binary: Buffer[] } {
+function inferRequestBody(request: PlannedRequest, transport: TensorTransport, parameters: Parameters): { json: string; binary: Buffer[] } {
+  const requestLevel = Object.keys(parameters).length > 0 ? { parameters } : {};
   if (transport.kind === 'shared-memory') {
     const { places } = transport;
     return {
       json: JSON.stringify({
+        ...requestLevel,
         inputs: request.map((t, i) => ({ name: t.name, datatype: t.datatype, shape: t.shape, parameters: shmParameters(places.inputs[i]) })),
         outputs: places.outputs.map((o) => ({ name: o.name, parameters: shmParameters(o) })),
       }),
@@ -54,11 +59,11 @@ function inferRequestBody(request: PlannedRequest, transport: TensorTransport): 
       : { name: t.name, datatype: t.datatype, shape: t.shape, data: t.values },
   );
   const outputs = transport.outputs === 'binary' ? { outputs: transport.outputNames.map((name) => ({ name, parameters: { binary_data: true } })) } : {};
-  return { json: JSON.stringify({ inputs, ...outputs }), binary };
+  return { json: JSON.stringify({ ...requestLevel, inputs, ...outputs }), binary };
 }
 
 export function encodeHttpInferRequest(request: PlannedRequest, target: HttpRequestTarget, transport: TensorTransport): Buffer {
-  const { json, binary } = inferRequestBody(request, transport);
+  const { json, binary } = inferRequestBody(request, transport, target.parameters);
   const header = Buffer.from(json);
   const body = binary.length > 0 ? Buffer.concat([header, ...binary]) : header;
   const head =

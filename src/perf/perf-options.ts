@@ -3,7 +3,7 @@
  * defaults. The CLI fills it from flags; library callers (tests, bench/) build it
  * with `perfOptions()`.
  */
-import { InferenceError } from '../core/index.js';
+import { InferenceError, type Parameters } from '../core/index.js';
 
 export type PerfProtocol = 'http' | 'grpc';
 export type RequestDistribution = 'constant' | 'poisson';
@@ -67,6 +67,8 @@ export interface PerfOptions {
   maxThreads: number;
   /** Extra HTTP headers, `Name: value`. */
   headers: string[];
+  /** `--request-parameter NAME:VALUE:TYPE`: parameters every request carries (`priority`, `timeout`, a backend's own). */
+  requestParameters: Parameters;
   /** How long to wait for requests still in flight when the run ends. */
   drainTimeoutMs: number;
 }
@@ -95,6 +97,7 @@ export const DEFAULT_PERF_OPTIONS: Omit<PerfOptions, 'model'> = {
   outputSharedMemorySize: 100 * 1024,
   maxThreads: 1,
   headers: [],
+  requestParameters: {},
   drainTimeoutMs: 5000,
 };
 

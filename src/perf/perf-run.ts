@@ -116,11 +116,12 @@ function encodeRequests(
 ): Uint8Array[] {
   return requests.map((request, i) => {
     const places = shm ? { inputs: shm.layout.inputs[i], outputs: shm.layout.outputs } : undefined;
-    if (options.protocol === 'grpc') return new Uint8Array(encodeGrpcInferRequest(request, options.model, options.version, places));
+    if (options.protocol === 'grpc') return new Uint8Array(encodeGrpcInferRequest(request, options.model, options.version, options.requestParameters, places));
     const transport: TensorTransport = places
       ? { kind: 'shared-memory', places }
       : { kind: 'body', inputs: formats.inputs, outputs: formats.outputs, outputNames: info.outputs.map((o) => o.name) };
-    return new Uint8Array(encodeHttpInferRequest(request, { endpoint, model: options.model, version: options.version, headers: options.headers }, transport));
+    const target = { endpoint, model: options.model, version: options.version, headers: options.headers, parameters: options.requestParameters };
+    return new Uint8Array(encodeHttpInferRequest(request, target, transport));
   });
 }
 

@@ -55,7 +55,9 @@ describe('nereid perf flags', () => {
       outputTensorFormat: undefined,
     });
     expect(parseRange('concurrency-range', '4')).toEqual({ start: 4, end: 4, step: 1 });
-    expect(options(['-m', 'm']).options).toMatchObject({ measurementMode: 'time_windows', measurementRequestCount: 50 });
+    expect(options(['-m', 'm']).options).toMatchObject({ measurementMode: 'time_windows', measurementRequestCount: 50, requestParameters: {} });
+    const withParameters = ['-m', 'm', '--request-parameter', 'priority:2:int', '--request-parameter', 'fast:true:bool', '--request-parameter', 'tag:a:b:string', '--sync'];
+    expect(options(withParameters).options.requestParameters).toEqual({ priority: 2, fast: true, tag: 'a:b' });
     expect(options(['-m', 'm', '--measurement-mode', 'count_windows', '--measurement-request-count', '200']).options).toMatchObject({
       measurementMode: 'count_windows',
       measurementRequestCount: 200,
@@ -78,6 +80,10 @@ describe('nereid perf flags', () => {
     fails(['-m', 'm', '--input-data', 'zero', '--input-data', 'a.json'], '--input-data zero or random cannot be combined with files');
     fails(['-m', 'm', '--streaming'], '--streaming needs the gRPC protocol (-i grpc)');
     fails(['-m', 'm', '-b', '0'], 'batch size must be a positive integer, got 0');
+    fails(['-m', 'm', '--request-parameter', 'priority:2'], "--request-parameter expects NAME:VALUE:TYPE with TYPE bool, int or string, got 'priority:2'");
+    fails(['-m', 'm', '--request-parameter', 'priority:2:float'], "--request-parameter expects NAME:VALUE:TYPE with TYPE bool, int or string, got 'priority:2:float'");
+    fails(['-m', 'm', '--request-parameter', 'priority:high:int'], "--request-parameter priority: 'high' is not an integer");
+    fails(['-m', 'm', '--request-parameter', 'fast:yes:bool'], "--request-parameter fast: 'yes' is not true or false");
     fails(['-m', 'm', '--measurement-mode', 'sliding'], "--measurement-mode expects time_windows or count_windows, got 'sliding'");
     fails(['-m', 'm', '--measurement-request-count', '0'], 'measurement request count (--measurement-request-count) must be a positive integer, got 0');
     fails(['-m', 'm', '--percentile', '100'], 'percentile must be between 0 and 100 (exclusive), got 100');

@@ -52,6 +52,14 @@ describe('nereid perf over gRPC', () => {
     }
   });
 
+  it('sends --request-parameter with every call, typed as InferParameters', async () => {
+    const good = await runPerf(options({ model: 'add_sub', requestParameters: { priority: 1, flag: true, note: 'x' }, maxTrials: 1 }));
+    expect(good.errorCount).toBe(0);
+    const bad = await runPerf(options({ model: 'add_sub', requestParameters: { timeout: false } }));
+    expect(bad.levels[0].requestCount).toBe(0);
+    expect(bad.levels[0].errors[0].message).toMatch(/Unable to parse 'timeout': expected an unsigned integer, got false$/);
+  });
+
   it('sends BYTES inputs as length-prefixed raw contents', async () => {
     const strings = await runPerf(options({ model: 'identity_bytes', batchSize: 2, shapes: { INPUT0: [3] }, streaming: true }));
     expect(strings.errorCount).toBe(0);

@@ -180,6 +180,17 @@ describe('nereid perf load', () => {
   });
 });
 
+describe('nereid perf request parameters', () => {
+  it('sends --request-parameter with every request: the server reads priority and refuses one that is not an integer', async () => {
+    const good = await runPerf(options({ model: 'add_sub', requestParameters: { priority: 1, timeout: 5_000_000 }, maxTrials: 1 }));
+    expect(good.errorCount).toBe(0);
+    expect(good.levels[0].requestCount).toBeGreaterThan(0);
+    const bad = await runPerf(options({ model: 'add_sub', requestParameters: { priority: 'high' } }));
+    expect(bad.levels[0].requestCount).toBe(0);
+    expect(bad.levels[0].errors[0].message).toBe(`HTTP 400: Unable to parse 'priority': expected an unsigned integer, got "high"`);
+  });
+});
+
 describe('nereid perf refuses what it cannot measure', () => {
   it('names an unknown model with the server message', async () => {
     await expect(runPerf(options({ model: 'nope' }))).rejects.toThrow(`cannot profile model 'nope' (GET ${server.url}/v2/models/nope): HTTP 400: Request for unknown model: 'nope' is not found`);
