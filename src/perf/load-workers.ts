@@ -78,18 +78,21 @@ export class LoadWorkers {
     this.workers.forEach((worker, i) => worker.post({ type: 'rate', rate: rate / n, distribution, phase: i / n, seed: seed + i * 7919 }));
   }
 
+  /** Sends `message` to every worker and gathers each one's `reply`. */
+  private ask<T extends FromWorker['type']>(message: ToWorker, reply: T): Promise<Array<Extract<FromWorker, { type: T }>>> {
+    const replies = this.workers.map((w) => w.next(reply));
+    for (const worker of this.workers) worker.post(message);
+    return Promise.all(replies);
+  }
+
   /** Ends the current window in every worker. */
   async collect(): Promise<WorkerWindow[]> {
-    const replies = this.workers.map((w) => w.next('window'));
-    for (const worker of this.workers) worker.post({ type: 'collect' });
-    return (await Promise.all(replies)).map((reply) => reply.window);
+    return (await this.ask({ type: 'collect' }, 'window')).map((reply) => reply.window);
   }
 
   /** Requests answered in the current window so far, over every worker. */
   async completed(): Promise<number> {
-    const replies = this.workers.map((w) => w.next('count'));
-    for (const worker of this.workers) worker.post({ type: 'count' });
-    return (await Promise.all(replies)).reduce((total, reply) => total + reply.completed, 0);
+    return (await this.ask({ type: 'count' }, 'count')).reduce((total, reply) => total + reply.completed, 0);
   }
 
   /**
@@ -99,9 +102,7 @@ export class LoadWorkers {
   async stop(): Promise<{ abandoned: number; errorCount: number }> {
     const totals = { abandoned: 0, errorCount: 0 };
     try {
-      const replies = this.workers.map((w) => w.next('stopped'));
-      for (const worker of this.workers) worker.post({ type: 'stop' });
-      for (const reply of await Promise.all(replies)) {
+      for (const reply of await this.ask({ type: 'stop' }, 'stopped')) {
         totals.abandoned += reply.abandoned;
         totals.errorCount += reply.errorCount;
       }

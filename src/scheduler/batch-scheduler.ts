@@ -185,7 +185,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       executed = true;
     } catch (err) {
       if (err instanceof ExecutionNotStartedError && !this.draining && this.putBack(batch)) {
-        this.pool.release(instance, false);
+        this.pool.release(instance);
         this.inFlight -= batch.length;
         for (const queued of batch) this.watchCancellation(queued);
         this.dispatch();
@@ -194,7 +194,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       const error = err instanceof Error ? err.message : String(err);
       results = batch.map(() => ({ error }));
     }
-    this.pool.release(instance, executed, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
+    this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const doneMs = performance.now();
     computeStartMs = Math.min(computeStartMs, doneMs);
     batch.forEach((queued, k) => {

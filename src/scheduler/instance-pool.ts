@@ -72,12 +72,14 @@ export class InstancePool {
   }
 
   /**
-   * Gives the slot back; a successful execution ends a run of failures, and its
-   * duration (the worker's own timing, in ms) feeds the mean execution time.
+   * Gives the slot back. `executionMs` (the worker's own timing) is given for an
+   * execution that succeeded: it ends a run of failures and feeds the mean execution time.
    */
-  release(instance: ModelInstance, succeeded: boolean, executionMs?: number): void {
-    if (succeeded) this.consecutiveFailures = 0;
-    if (executionMs !== undefined) this.meanExecutionMs = this.meanExecutionMs === undefined ? executionMs : 0.9 * this.meanExecutionMs + 0.1 * executionMs;
+  release(instance: ModelInstance, executionMs?: number): void {
+    if (executionMs !== undefined) {
+      this.consecutiveFailures = 0;
+      this.meanExecutionMs = this.meanExecutionMs === undefined ? executionMs : 0.9 * this.meanExecutionMs + 0.1 * executionMs;
+    }
     const count = this.executing.get(instance);
     if (count !== undefined) this.executing.set(instance, count - 1);
   }

@@ -39,7 +39,7 @@ describe('InstancePool', () => {
     const [a, b] = [instance('a'), instance('b')];
     const pool = new InstancePool([a, b], supervision, 1);
     expect(drain(pool).sort()).toEqual(['a', 'b']);
-    pool.release(a, true, 0.01);
+    pool.release(a, 0.01);
     expect(drain(pool)).toEqual(['a']);
   });
 
@@ -52,22 +52,22 @@ describe('InstancePool', () => {
     const fast = instance('fast');
     const pool = new InstancePool([fast], supervision, 64);
     pool.acquire();
-    pool.release(fast, true, 0.1); // 0.1 ms per execution: 1 running + 10 ahead.
+    pool.release(fast, 0.1); // 0.1 ms per execution: 1 running + 10 ahead.
     expect(drain(pool)).toHaveLength(11);
 
     const capped = new InstancePool([fast], supervision, 64);
     capped.acquire();
-    capped.release(fast, true, 0.001);
+    capped.release(fast, 0.001);
     expect(drain(capped)).toHaveLength(64);
 
     const slow = instance('slow');
     const patient = new InstancePool([slow], supervision, 64);
     patient.acquire();
-    patient.release(slow, true, 0.1);
+    patient.release(slow, 0.1);
     // Executions slow down to 20 ms: the mean follows, and the instance gets two at a time.
     for (let i = 0; i < 60; i++) {
       patient.acquire();
-      patient.release(slow, true, 20);
+      patient.release(slow, 20);
     }
     expect(drain(patient)).toHaveLength(2);
   });
