@@ -75,6 +75,7 @@ const server = await startServer({
   httpAddress: '127.0.0.1',
   httpPort: 0,
   allowGrpc: false,
+  allowClientShm: true,
 });
 const base = `http://127.0.0.1:${server.httpPort}`;
 const shmKeys: string[] = [];

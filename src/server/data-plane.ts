@@ -16,6 +16,7 @@ export const EXTENSIONS = [
   'binary_tensor_data',
   'classification',
   'system_shared_memory',
+  'cuda_shared_memory',
   'statistics',
   'trace',
   'logging',
@@ -49,6 +50,8 @@ export interface DataPlaneOptions {
   tracing: TraceManager;
   /** What the logging extension changes; undefined when the server was given a logger of its own making. */
   logControl: LogControl | undefined;
+  /** `--allow-client-shm`: clients may register and use shared-memory regions. */
+  allowClientShm: boolean;
 }
 
 /** Versions in ascending number, as Triton lists them. */
@@ -63,8 +66,8 @@ function tensorMetadata(config: ModelConfig, tensors: ModelConfig['input'] | Mod
 }
 
 export class DataPlane {
-  /** The system shared-memory regions clients registered (both frontends share them, as in Triton). */
-  readonly sharedMemory = new SharedMemoryManager();
+  /** The shared-memory regions clients registered (both frontends share them, as in Triton). */
+  readonly sharedMemory: SharedMemoryManager;
   /** False once the server starts shutting down: readiness fails so that load balancers move away. */
   accepting = true;
   /** When the last inference request arrived (performance.now()), to tell when traffic has stopped. */
@@ -73,7 +76,9 @@ export class DataPlane {
   constructor(
     readonly registry: ModelRegistry,
     private readonly options: DataPlaneOptions,
-  ) {}
+  ) {
+    this.sharedMemory = new SharedMemoryManager({ allowClientShm: options.allowClientShm });
+  }
 
   isLive(): boolean {
     return true;

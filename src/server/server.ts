@@ -54,6 +54,8 @@ export interface ServerOptions {
   drainQuietMs: number;
   /** `--exit-timeout-secs`: stop() gives up waiting for in-flight requests after this. */
   exitTimeoutSecs: number;
+  /** `--allow-client-shm`: clients may register, unregister and use shared-memory regions (Triton's default: false). */
+  allowClientShm: boolean;
   /** `--allow-metrics`: serve Prometheus metrics (`GET /metrics`) on their own port. */
   allowMetrics: boolean;
   metricsAddress: string;
@@ -93,6 +95,7 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = 
   exitOnError: true,
   drainQuietMs: 0,
   exitTimeoutSecs: 30,
+  allowClientShm: false,
   allowMetrics: true,
   metricsAddress: '0.0.0.0',
   metricsPort: 8002,
@@ -149,6 +152,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     strictReadiness: options.strictReadiness,
     tracing,
     logControl: logControlOf(logger),
+    allowClientShm: options.allowClientShm,
   });
   let http: HttpFrontend | undefined;
   let httpPort: number | undefined;
@@ -209,7 +213,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     }
     const drained = Promise.all([http?.close(), grpcFrontend?.close()])
       .then(() => registry.unloadAll())
-      .then(() => dataPlane.sharedMemory.unregisterAll());
+      .then(() => dataPlane.sharedMemory.releaseAll());
     const timedOut = await Promise.race([drained.then(() => false), sleep(Math.max(0, deadline - performance.now()), undefined, { ref: false }).then(() => true)]);
     // Metrics stay scrapeable while requests drain; traces collected so far are written either way.
     cpu?.stop();

@@ -23,7 +23,7 @@ beforeAll(async () => {
   for (const name of ['add_sub', 'simple', 'identity_bytes', 'mlp']) {
     addModel(scratch.root, name, { from: name, config: readFileSync(join(EXAMPLE_REPOSITORY, name, 'config.pbtxt'), 'utf8') });
   }
-  server = await startTestServer({ modelRepositories: [scratch.root] });
+  server = await startTestServer({ modelRepositories: [scratch.root], allowClientShm: true });
   url = server.url.replace('http://', '');
 });
 

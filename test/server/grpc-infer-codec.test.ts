@@ -6,7 +6,7 @@ import { decodeModelInferRequest, encodeModelInferResponse, encodeStreamInferErr
 import { SharedMemoryManager } from '../../src/server/shared-memory/index.js';
 
 const encodeRequest = (request: object) => messageType('ModelInferRequest').encode(messageType('ModelInferRequest').fromObject(request)).finish();
-const decode = (request: object) => decodeModelInferRequest(encodeRequest(request), new SharedMemoryManager());
+const decode = (request: object) => decodeModelInferRequest(encodeRequest(request), new SharedMemoryManager({ allowClientShm: true }));
 
 function errorOf(request: object): InferenceError {
   try {
@@ -159,7 +159,7 @@ describe('request fields and parameters', () => {
   it('refuses bytes that are not a ModelInferRequest', () => {
     const error = (() => {
       try {
-        decodeModelInferRequest(Buffer.from([0x0a, 0xff, 0xff, 0xff]), new SharedMemoryManager());
+        decodeModelInferRequest(Buffer.from([0x0a, 0xff, 0xff, 0xff]), new SharedMemoryManager({ allowClientShm: true }));
       } catch (err) {
         return err as InferenceError;
       }

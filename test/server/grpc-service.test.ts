@@ -115,16 +115,6 @@ describe('errors', () => {
     expect((await http.json()).error).toBe(infer.details);
   });
 
-  it.each([
-    ['CudaSharedMemoryStatus', 'the CUDA shared memory extension'],
-    ['CudaSharedMemoryRegister', 'the CUDA shared memory extension'],
-    ['CudaSharedMemoryUnregister', 'the CUDA shared memory extension'],
-  ])('%s answers UNIMPLEMENTED, naming itself and what is missing', async (method, capability) => {
-    const error = await client.fail(method, {});
-    expect(error.code).toBe(status.UNIMPLEMENTED);
-    expect(error.details).toMatch(new RegExp(`^${method} is not implemented: Nereid does not support ${capability}`));
-  });
-
   it('answers bytes that are not the request message with INVALID_ARGUMENT', async () => {
     const error = await rawCall(t.grpcTarget, 'ModelMetadata', Buffer.from([0xff, 0xff])).then(
       () => undefined,

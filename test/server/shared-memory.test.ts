@@ -23,7 +23,7 @@ beforeAll(async () => {
   }
   addJavaScriptModel(scratch.root, 'gated', recorderConfig(''));
   gates = mkdtempSync(join(tmpdir(), 'nereid-gates-'));
-  t = await startTestServer({ modelRepositories: [scratch.root] });
+  t = await startTestServer({ modelRepositories: [scratch.root], allowClientShm: true });
   client = new InferenceClient(t.grpcTarget);
 });
 
@@ -90,9 +90,13 @@ describe('registering regions over HTTP', () => {
       expect(json.error).toBe(message);
       expect(httpStatus).toBe(code);
     };
-    await refused('r', { key: '/nereid-no-such-key', byte_size: 16 }, 400, "failed to register shared memory region 'r': Unable to open shared memory region: '/nereid-no-such-key': No such file or directory");
-    await refused('r', { key: object.key, offset: 4000, byte_size: 200 }, 400, `failed to register shared memory region 'r': invalid args: offset 4000 + byte_size 200 = 4200 runs past the end of '${object.key}', which is 4096 bytes`);
-    await refused('r', { key: object.key, byte_size: 0 }, 400, "failed to register shared memory region 'r': byte_size must be positive");
+    await refused('r', { key: '/nereid-no-such-key', byte_size: 16 }, 500, "Unable to open shared memory region: '/nereid-no-such-key': No such file or directory");
+    await refused('r', { key: object.key, offset: 4000, byte_size: 200 }, 400, `failed to register shared memory region 'r': invalid args - offset 4000 + byte_size 200 = 4200 runs past the end of '${object.key}', which is 4096 bytes`);
+    await refused('r', { key: object.key, byte_size: 0 }, 400, "failed to register shared memory region 'r': invalid args - byte_size must be positive");
+    for (const key of ['/', '///']) await refused('r', { key, byte_size: 16 }, 400, `cannot register shared memory region 'r' - invalid shm key '${key}'`);
+    for (const key of ['triton_python_backend_shm_region_1', '//triton_python_backend_shm_region_x']) {
+      await refused('r', { key, byte_size: 16 }, 400, `cannot register shared memory region 'r' with key '${key}' as the key contains the reserved prefix 'triton_python_backend_shm_region_'`);
+    }
     await refused('r', { offset: 0, byte_size: 16 }, 400, "Shared memory register request has no 'key' field");
     await refused('r', { key: object.key }, 400, "Shared memory register request has no 'byte_size' field");
     await refused('r', { key: object.key, byte_size: -1 }, 400, "Shared memory register request: 'byte_size' must be a non-negative integer, got -1");
@@ -183,7 +187,7 @@ describe('bad references: clear errors, no out-of-bounds access, no crash', () =
     await expectError(
       withOutputs([shmInput('INPUT0', 'small', 0, 60), shmInput('INPUT1', 'small', 0)]),
       400,
-      "input 'INPUT0': shared_memory_byte_size 60 does not match shape [1,16] of INT32, which needs 64 bytes",
+      "input byte size mismatch for input 'INPUT0' for model 'simple'. Expected 64, got 60: shape [1,16] of INT32 needs 64 bytes, shared_memory_byte_size is 60",
     );
     await expectError(
       withOutputs([shmInput('INPUT0', 'small', 0), shmInput('INPUT1', 'small', 0)], [{ name: 'OUTPUT0', parameters: shmParameters('small', 64) }]),
@@ -282,7 +286,7 @@ describe('over gRPC', () => {
     const object = shm(4096);
     const refused = await client.fail('SystemSharedMemoryRegister', { name: 'x', key: object.key, offset: 4096, byte_size: 1 });
     expect(refused.code).toBe(status.INVALID_ARGUMENT);
-    expect(refused.details).toBe(`failed to register shared memory region 'x': invalid args: offset 4096 + byte_size 1 = 4097 runs past the end of '${object.key}', which is 4096 bytes`);
+    expect(refused.details).toBe(`failed to register shared memory region 'x': invalid args - offset 4096 + byte_size 1 = 4097 runs past the end of '${object.key}', which is 4096 bytes`);
     await client.call('SystemSharedMemoryRegister', { name: 'x', key: object.key, byte_size: 32 });
     const duplicate = await client.fail('SystemSharedMemoryRegister', { name: 'x', key: object.key, byte_size: 32 });
     expect(duplicate.code).toBe(status.ALREADY_EXISTS);
@@ -296,4 +300,111 @@ describe('over gRPC', () => {
     await client.call('SystemSharedMemoryUnregister', {});
     expect((await client.call('SystemSharedMemoryStatus', {})).regions).toEqual({});
   });
+});
+
+describe("sizes and Triton's sentences", () => {
+  it('refuses uint64 offsets and sizes past the region with Triton\'s wording, over HTTP and gRPC', async () => {
+    const object = shm(4096);
+    await register('r', { key: object.key, byte_size: 256 });
+    const uint64Max = '18446744073709551615';
+    const body = (offset: string, byteSize: string) =>
+      `{"inputs":[{"name":"INPUT0","datatype":"INT32","shape":[1,16],"parameters":{"shared_memory_region":"r","shared_memory_offset":${offset},"shared_memory_byte_size":${byteSize}}},` +
+      `{"name":"INPUT1","datatype":"INT32","shape":[1,16],"data":[${Array.from(b).join(',')}]}]}`;
+    const offset = await infer('simple', body(uint64Max, '64'));
+    expect(offset.status).toBe(400);
+    expect(offset.json.error).toMatch(/^input 'INPUT0': Invalid offset for shared memory region: 'r'/);
+    const size = await infer('simple', body('0', uint64Max));
+    expect(size.status).toBe(400);
+    expect(size.json.error).toMatch(/^input 'INPUT0': Invalid offset \+ byte size for shared memory region: 'r'/);
+    const mismatch = await infer('simple', body('0', '128'));
+    expect(mismatch.json.error).toMatch(/^input byte size mismatch for input 'INPUT0' for model 'simple'\. Expected 64, got 128/);
+
+    const grpcOffset = await client.fail('ModelInfer', {
+      model_name: 'simple',
+      inputs: [
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], parameters: { shared_memory_region: { string_param: 'r' }, shared_memory_offset: { uint64_param: uint64Max }, shared_memory_byte_size: { int64_param: 64 } } },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], contents: { int_contents: Array.from(b) } },
+      ],
+    });
+    expect(grpcOffset.code).toBe(status.INVALID_ARGUMENT);
+    expect(grpcOffset.details).toMatch(/^input 'INPUT0': Invalid offset for shared memory region: 'r'/);
+  });
+
+  it('a key that does not exist is INTERNAL over gRPC, naming the key', async () => {
+    const error = await client.fail('SystemSharedMemoryRegister', { name: 'r', key: '/test_shm', byte_size: 64 });
+    expect(error.code).toBe(status.INTERNAL);
+    expect(error.details).toMatch(/^Unable to open shared memory region: '\/test_shm'/);
+    const slash = await client.fail('SystemSharedMemoryRegister', { name: 'r', key: '/', byte_size: 64 });
+    expect(slash.code).toBe(status.INVALID_ARGUMENT);
+    expect(slash.details).toBe("cannot register shared memory region 'r' - invalid shm key '/'");
+  });
+});
+
+describe('CUDA shared memory on a server without GPUs', () => {
+  const handle = { b64: Buffer.alloc(64, 7).toString('base64') };
+
+  it('lists no regions, unregisters, and refuses registration with the reason, over HTTP', async () => {
+    expect(await getJson(`${t.url}/v2/cudasharedmemory/status`)).toEqual({ status: 200, json: [] });
+    expect((await postJson(`${t.url}/v2/cudasharedmemory/unregister`, {})).status).toBe(200);
+    expect((await postJson(`${t.url}/v2/cudasharedmemory/region/output_data/unregister`, {})).status).toBe(200);
+    const refused = await postJson(`${t.url}/v2/cudasharedmemory/region/input_data/register`, { raw_handle: handle, device_id: 0, byte_size: 64 });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toMatch(/^failed to register shared memory region 'input_data': invalid args - no CUDA device/);
+    const malformed = await postJson(`${t.url}/v2/cudasharedmemory/region/input_data/register`, { raw_handle: 'abc', device_id: 0, byte_size: 64 });
+    expect(malformed.json.error).toMatch(/'raw_handle' must be \{"b64"/);
+    const missing = await postJson(`${t.url}/v2/cudasharedmemory/region/input_data/register`, { raw_handle: handle, byte_size: 64 });
+    expect(missing.json.error).toBe("CUDA shared memory register request has no 'device_id' field");
+    const unknown = await getJson(`${t.url}/v2/cudasharedmemory/region/input_data/status`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error).toBe("Unable to find cuda shared memory region: 'input_data'");
+    expect((await getJson(`${t.url}/v2`)).json.extensions).toContain('cuda_shared_memory');
+  });
+
+  it('answers the same over gRPC', async () => {
+    expect(await client.call('CudaSharedMemoryStatus', {})).toEqual({ regions: {} });
+    expect(await client.call('CudaSharedMemoryUnregister', {})).toEqual({});
+    expect(await client.call('CudaSharedMemoryUnregister', { name: 'output_data' })).toEqual({});
+    const refused = await client.fail('CudaSharedMemoryRegister', { name: 'input_data', raw_handle: Buffer.alloc(64, 7), device_id: 0, byte_size: 64 });
+    expect(refused.code).toBe(status.INVALID_ARGUMENT);
+    expect(refused.details).toMatch(/^failed to register shared memory region 'input_data': invalid args - no CUDA device/);
+    const unknown = await client.fail('CudaSharedMemoryStatus', { name: 'input_data' });
+    expect(unknown.code).toBe(status.NOT_FOUND);
+  });
+});
+
+describe('--allow-client-shm=false (the default, as in Triton)', () => {
+  let closed: TestServer;
+  let closedClient: InferenceClient;
+  beforeAll(async () => {
+    closed = await startTestServer({ modelRepositories: [scratch.root], modelControlMode: 'explicit', loadModels: ['simple'] });
+    closedClient = new InferenceClient(closed.grpcTarget);
+  });
+  afterAll(async () => {
+    closedClient.close();
+    await closed.server.stop();
+  });
+
+  it('refuses registration and unregistration over both protocols, and still reports status', async () => {
+    const object = shm(64);
+    const urls = [
+      [`${closed.url}/v2/systemsharedmemory/region/r/register`, { key: object.key, byte_size: 64 }],
+      [`${closed.url}/v2/systemsharedmemory/unregister`, {}],
+      [`${closed.url}/v2/cudasharedmemory/region/r/register`, { raw_handle: handle(), device_id: 0, byte_size: 64 }],
+      [`${closed.url}/v2/cudasharedmemory/unregister`, {}],
+    ] as const;
+    for (const [url, body] of urls) {
+      const refused = await postJson(url, body);
+      expect(refused.status).toBe(400);
+      expect(refused.json.error).toMatch(/client shared memory is disabled on this server; start it with --allow-client-shm=true/);
+    }
+    const grpcRefused = await closedClient.fail('SystemSharedMemoryRegister', { name: 'r', key: object.key, byte_size: 64 });
+    expect(grpcRefused.code).toBe(status.INVALID_ARGUMENT);
+    expect(grpcRefused.details).toMatch(/--allow-client-shm=true/);
+    expect((await closedClient.fail('SystemSharedMemoryUnregister', {})).details).toMatch(/--allow-client-shm=true/);
+    expect(await getJson(`${closed.url}/v2/systemsharedmemory/status`)).toEqual({ status: 200, json: [] });
+  });
+
+  function handle() {
+    return { b64: Buffer.alloc(64).toString('base64') };
+  }
 });

@@ -153,12 +153,6 @@ export class GrpcFrontend {
     };
   }
 
-  private refuse(rpc: string, capability: string): grpc.handleUnaryCall<Bytes, Bytes> {
-    return this.unary(() => {
-      throw notImplemented(rpc, capability);
-    });
-  }
-
   private implementation(): grpc.UntypedServiceImplementation {
     const dp = this.dataPlane;
     const nameAndVersion = (type: string, bytes: Bytes): [string, string | undefined] => {
@@ -226,9 +220,21 @@ export class GrpcFrontend {
         else dp.sharedMemory.unregister(name);
         return encodeMessage('SystemSharedMemoryUnregisterResponse', {});
       }),
-      CudaSharedMemoryStatus: this.refuse('CudaSharedMemoryStatus', 'the CUDA shared memory extension'),
-      CudaSharedMemoryRegister: this.refuse('CudaSharedMemoryRegister', 'the CUDA shared memory extension'),
-      CudaSharedMemoryUnregister: this.refuse('CudaSharedMemoryUnregister', 'the CUDA shared memory extension'),
+      CudaSharedMemoryStatus: this.unary((bytes) => {
+        const { name } = decodeMessage<{ name: string }>('CudaSharedMemoryStatusRequest', bytes);
+        const regions = Object.fromEntries(dp.sharedMemory.cudaStatus(name).map((region) => [region.name, region]));
+        return encodeMessage('CudaSharedMemoryStatusResponse', { regions });
+      }),
+      CudaSharedMemoryRegister: this.unary((bytes) => {
+        const request = decodeMessage<{ name: string; device_id: Int64; byte_size: Int64 }>('CudaSharedMemoryRegisterRequest', bytes);
+        dp.sharedMemory.registerCuda(request.name, int64ToNumber(request.device_id), int64ToNumber(request.byte_size));
+        return encodeMessage('CudaSharedMemoryRegisterResponse', {});
+      }),
+      CudaSharedMemoryUnregister: this.unary((bytes) => {
+        decodeMessage<{ name: string }>('CudaSharedMemoryUnregisterRequest', bytes);
+        dp.sharedMemory.unregisterCuda();
+        return encodeMessage('CudaSharedMemoryUnregisterResponse', {});
+      }),
       TraceSetting: this.unary((bytes) => {
         const request = decodeMessage<{ settings: Record<string, TraceSettingValueMessage>; model_name: string }>('TraceSettingRequest', bytes);
         const model = request.model_name || undefined;

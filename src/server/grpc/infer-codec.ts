@@ -66,7 +66,7 @@ function decodeInput(
     if (hasContents(input.contents)) {
       throw invalid(`unexpected 'content' provided when using shared memory for input tensor '${name}' for model '${model}'`);
     }
-    data = sharedMemory.readInput(label, datatype, shape, reference);
+    data = sharedMemory.readInput(model, name, datatype, shape, reference);
   } else if (raw !== undefined) {
     if (hasContents(input.contents)) {
       throw invalid(`contents field must not be specified when using raw_input_contents for '${name}' for model '${model}'`);

@@ -2,7 +2,14 @@
 import { InferenceError, type Parameters } from '../../core/index.js';
 import { int64ToBigInt, type InferParameterMessage, type ParameterMap } from './grpc-messages.js';
 
+/**
+ * Shared-memory offsets and sizes beyond 2^53 are passed on (as the nearest double):
+ * the region's bounds refuse them with Triton's wording.
+ */
+const REGION_BOUNDED_KEYS = new Set(['shared_memory_offset', 'shared_memory_byte_size']);
+
 function safeInteger(value: bigint, where: string, key: string): number {
+  if (REGION_BOUNDED_KEYS.has(key)) return Number(value);
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
     throw new InferenceError(
       'INVALID_ARG',

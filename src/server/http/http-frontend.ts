@@ -7,7 +7,7 @@ import { decodeBody, encodeBody, requestCoding, responseCoding } from './content
 import { decodeInferRequest } from './infer-request-decoder.js';
 import { encodeInferResponse } from './infer-response-encoder.js';
 import { readBody } from './request-body.js';
-import { parseRegisterRequest } from './shared-memory-register.js';
+import { parseCudaRegisterRequest, parseRegisterRequest } from './shared-memory-register.js';
 import { statusLine } from './status-line.js';
 
 export interface HttpFrontendOptions {
@@ -243,6 +243,22 @@ export class HttpFrontend {
       regions.unregisterAll();
       ex.send(200, '');
     })));
+    app.get('/v2/cudasharedmemory/status', this.handle((ex) => ex.sendJson(regions.cudaStatus())));
+    app.get('/v2/cudasharedmemory/region/:region/status', this.handle((ex, req) => ex.sendJson(regions.cudaStatus(region(req)))));
+    app.post('/v2/cudasharedmemory/region/:region/register', this.handle((ex, req) => {
+      const name = region(req);
+      this.withJsonBody(ex, req, (body) => {
+        const { deviceId, byteSize } = parseCudaRegisterRequest(body);
+        regions.registerCuda(name, deviceId, byteSize);
+        ex.send(200, '');
+      });
+    }));
+    const unregisterCuda = this.handle((ex, req) => this.withJsonBody(ex, req, () => {
+      regions.unregisterCuda();
+      ex.send(200, '');
+    }));
+    app.post('/v2/cudasharedmemory/region/:region/unregister', unregisterCuda);
+    app.post('/v2/cudasharedmemory/unregister', unregisterCuda);
 
     app.any(
       '/*',

@@ -115,8 +115,7 @@ export function decodeInferRequest(
     } else if (data !== undefined) {
       tensorData = decodeJsonData(name, datatype, shape, data, () => inputDataNumberTokens(text, index));
     } else {
-      const label = `input '${name}'`;
-      tensorData = sharedMemory.readInput(label, datatype, shape, sharedMemoryReference(inputParameters, label)!);
+      tensorData = sharedMemory.readInput(model, name, datatype, shape, sharedMemoryReference(inputParameters, `input '${name}'`)!);
     }
     return { name, datatype, shape: shape as number[], data: tensorData };
   });

@@ -1,4 +1,4 @@
-/** The body of `POST /v2/systemsharedmemory/region/{r}/register`, checked as Triton checks it. */
+/** The bodies of `POST /v2/{system,cuda}sharedmemory/region/{r}/register`, checked as Triton checks them. */
 import { InferenceError } from '../../core/index.js';
 
 export interface RegisterRequest {
@@ -22,4 +22,20 @@ export function parseRegisterRequest(body: Record<string, unknown>): RegisterReq
   if (typeof body.key !== 'string' || body.key === '') throw invalid(`Shared memory register request: 'key' must be a non-empty string`);
   if (body.byte_size === undefined) throw invalid("Shared memory register request has no 'byte_size' field");
   return { key: body.key, offset: body.offset === undefined ? 0 : size(body, 'offset'), byteSize: size(body, 'byte_size') };
+}
+
+export interface CudaRegisterRequest {
+  deviceId: number;
+  byteSize: number;
+}
+
+/** `{"raw_handle": {"b64": …}, "device_id": …, "byte_size": …}`: the handle is checked for form only, since no device can open it here. */
+export function parseCudaRegisterRequest(body: Record<string, unknown>): CudaRegisterRequest {
+  const handle = body.raw_handle;
+  if (handle === undefined) throw invalid("CUDA shared memory register request has no 'raw_handle' field");
+  const b64 = typeof handle === 'object' && handle !== null ? (handle as Record<string, unknown>).b64 : undefined;
+  if (typeof b64 !== 'string') throw invalid(`CUDA shared memory register request: 'raw_handle' must be {"b64": "<base64 of the CUDA IPC handle>"}`);
+  if (body.device_id === undefined) throw invalid("CUDA shared memory register request has no 'device_id' field");
+  if (body.byte_size === undefined) throw invalid("CUDA shared memory register request has no 'byte_size' field");
+  return { deviceId: size(body, 'device_id'), byteSize: size(body, 'byte_size') };
 }

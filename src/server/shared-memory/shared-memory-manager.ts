@@ -67,6 +67,17 @@ export class SharedMemoryOutput {
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
+/** Keys Triton keeps for its Python backend's own regions; a client may not register them. */
+const RESERVED_KEY_PREFIX = 'triton_python_backend_shm_region_';
+
+/** What Triton answers when registration fails on the region's bounds or size. */
+const invalidArgs = (name: string, detail: string) => invalid(`failed to register shared memory region '${name}': invalid args - ${detail}`);
+
+export interface SharedMemoryOptions {
+  /** `--allow-client-shm`: whether clients may register, unregister and use regions (Triton's default: false). */
+  allowClientShm: boolean;
+}
+
 /** Runs one native access, turning the addon's errors into request errors. */
 function access(label: string, region: Region, run: () => void): void {
   try {
@@ -76,25 +87,68 @@ function access(label: string, region: Region, run: () => void): void {
   }
 }
 
+/** Triton's checks of a key before it is opened: not only slashes, not one of its reserved keys. */
+function checkKey(name: string, key: string): void {
+  const bare = key.replace(/^\/+/, '');
+  if (bare === '') throw invalid(`cannot register shared memory region '${name}' - invalid shm key '${key}'`);
+  if (bare.startsWith(RESERVED_KEY_PREFIX)) {
+    throw invalid(
+      `cannot register shared memory region '${name}' with key '${key}' as the key contains the reserved prefix '${RESERVED_KEY_PREFIX}'`,
+    );
+  }
+}
+
+/** The clause of every refusal while `--allow-client-shm` is false. */
+export const CLIENT_SHM_DISABLED =
+  'client shared memory is disabled on this server; start it with --allow-client-shm=true to register, unregister and use shared memory regions';
+
 export class SharedMemoryManager {
   private readonly regions = new Map<string, Region>();
 
+  constructor(private readonly options: SharedMemoryOptions) {}
+
+  /** Refuses a client's registration or unregistration while `--allow-client-shm` is false. */
+  checkClientAccess(): void {
+    if (!this.options.allowClientShm) throw invalid(CLIENT_SHM_DISABLED);
+  }
+
   register(name: string, key: string, offset: number, byteSize: number): void {
+    this.checkClientAccess();
     if (name === '') throw invalid(`'region name' is necessary to register system shared memory region`);
+    checkKey(name, key);
     if (this.regions.has(name)) throw new InferenceError('ALREADY_EXISTS', `shared memory region '${name}' already in manager`);
+    if (byteSize === 0) throw invalidArgs(name, 'byte_size must be positive');
     const { SystemSharedMemory } = nativeAddon();
     let mapping: NativeSystemSharedMemory;
     try {
       mapping = new SystemSharedMemory(key, offset, byteSize);
     } catch (err) {
-      const detail = (err as NativeError).code === 'ERR_OUT_OF_RANGE' ? `invalid args: ${(err as Error).message}` : (err as Error).message;
-      throw invalid(`failed to register shared memory region '${name}': ${detail}`);
+      const { code, message } = err as NativeError;
+      if (code === 'ERR_OUT_OF_RANGE' || code === 'ERR_INVALID_ARG') throw invalidArgs(name, message);
+      // As Triton: a key that cannot be opened is the server's INTERNAL error, with the key named.
+      if (code === 'ERR_SHM_OPEN') throw new InferenceError('INTERNAL', message);
+      throw invalid(`failed to register shared memory region '${name}': ${message}`);
     }
     this.regions.set(name, new Region(name, key, offset, byteSize, mapping));
   }
 
   /** As Triton: unregistering a name that is not registered succeeds. */
   unregister(name: string): void {
+    this.checkClientAccess();
+    this.release(name);
+  }
+
+  unregisterAll(): void {
+    this.checkClientAccess();
+    this.releaseAll();
+  }
+
+  /** Unmaps every region whatever `--allow-client-shm` says: the server's own clean-up at stop. */
+  releaseAll(): void {
+    for (const name of [...this.regions.keys()]) this.release(name);
+  }
+
+  private release(name: string): void {
     const region = this.regions.get(name);
     if (!region) return;
     this.regions.delete(name);
@@ -102,8 +156,28 @@ export class SharedMemoryManager {
     region.mapping.close();
   }
 
-  unregisterAll(): void {
-    for (const name of [...this.regions.keys()]) this.unregister(name);
+  /**
+   * CUDA shared memory as Triton serves it without GPUs: no region can be registered,
+   * so status lists none and unregistering succeeds. Client scripts unregister
+   * everything before they start and must not fail there.
+   */
+  registerCuda(name: string, deviceId: number, byteSize: number): void {
+    this.checkClientAccess();
+    if (name === '') throw invalid(`'region name' is necessary to register cuda shared memory region`);
+    if (this.regions.has(name)) throw new InferenceError('ALREADY_EXISTS', `shared memory region '${name}' already in manager`);
+    throw invalidArgs(name, `no CUDA device is available to this server, so CUDA memory of device ${deviceId} (${byteSize} bytes) cannot be opened`);
+  }
+
+  unregisterCuda(): void {
+    this.checkClientAccess();
+  }
+
+  cudaStatus(name?: string): SharedMemoryRegionStatus[] {
+    if (name === undefined || name === '') return [];
+    if (this.regions.has(name)) {
+      throw new InferenceError('NOT_FOUND', `The region named '${name}' is registered as system shared memory, not CUDA shared memory`);
+    }
+    throw new InferenceError('NOT_FOUND', `Unable to find cuda shared memory region: '${name}'`);
   }
 
   /** Every region, or the one named (NOT_FOUND when it is not registered). */
@@ -116,7 +190,8 @@ export class SharedMemoryManager {
   }
 
   /** Copies an input's values out of its region into fresh storage. `label` names the input in errors. */
-  readInput(label: string, datatype: Datatype, shape: readonly number[], reference: SharedMemoryReference): TensorData {
+  readInput(model: string, name: string, datatype: Datatype, shape: readonly number[], reference: SharedMemoryReference): TensorData {
+    const label = `input '${name}'`;
     const region = this.lookup(label, reference);
     if (datatype === 'BYTES') {
       const bytes = new Uint8Array(reference.byteSize);
@@ -127,7 +202,8 @@ export class SharedMemoryManager {
     const expected = count * datatypeByteSize(datatype);
     if (reference.byteSize !== expected) {
       throw invalid(
-        `${label}: shared_memory_byte_size ${reference.byteSize} does not match shape [${shape.join(',')}] of ${datatype}, which needs ${expected} bytes`,
+        `input byte size mismatch for input '${name}' for model '${model}'. Expected ${expected}, got ${reference.byteSize}: ` +
+          `shape [${shape.join(',')}] of ${datatype} needs ${expected} bytes, shared_memory_byte_size is ${reference.byteSize}`,
       );
     }
     const data = new (typedArrayFor(datatype))(count);

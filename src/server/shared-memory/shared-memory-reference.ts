@@ -11,9 +11,13 @@ export interface SharedMemoryReference {
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
+/**
+ * A size or offset. Integers beyond 2^53 are taken (as the nearest double): they are
+ * uint64 on the wire, and the region's bounds then refuse them with Triton's wording.
+ */
 function size(parameters: Parameters, key: string, label: string, fallback?: number): number {
   const value = parameters[key] ?? fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw invalid(`${label}: parameter '${key}' must be a non-negative integer, got ${JSON.stringify(value ?? null)}`);
   }
   return value;
