@@ -163,7 +163,12 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       maxInputSize: options.httpMaxInputSize,
       logger,
     });
-    httpPort = await http.listen();
+    try {
+      httpPort = await http.listen();
+    } catch (err) {
+      await registry.unloadAll();
+      throw err;
+    }
     logger.info({ address: options.httpAddress, port: httpPort }, 'HTTP service started');
   }
   let grpcFrontend: GrpcFrontend | undefined;

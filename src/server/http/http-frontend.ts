@@ -1,4 +1,5 @@
 /** The KServe v2 HTTP/REST frontend on uWebSockets.js. */
+import { createServer } from 'node:net';
 import uWS from 'uWebSockets.js';
 import { Cancellation, ERROR_STATUS, InferenceError, toInferenceError, type Logger } from '../../core/index.js';
 import type { DataPlane } from '../data-plane.js';
@@ -96,6 +97,33 @@ function parametersOf(body: Record<string, unknown>): Record<string, unknown> | 
   return parameters as Record<string, unknown>;
 }
 
+/** The native listen(host, port, options, callback); the published typings omit this overload. */
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  callback: (socket: uWS.us_listen_socket | false) => void,
+) => uWS.TemplatedApp;
+
+/** uWebSockets.js's ListenOptions value (a type-only enum in its typings, so the number is written here). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+/**
+ * uWebSockets.js reports a failed bind as `false` without the cause, so the same bind is
+ * tried with node:net to name it (address in use, permission denied, no such address).
+ */
+function bindFailureReason(address: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      resolve(err.code === 'EADDRINUSE' ? 'address in use' : err.code === 'EACCES' ? 'permission denied' : err.message);
+    });
+    probe.listen({ host: address, port, exclusive: true }, () => {
+      probe.close(() => resolve('the address could not be bound'));
+    });
+  });
+}
+
 export class HttpFrontend {
   private readonly app: uWS.TemplatedApp;
   private listenSocket: uWS.us_listen_socket | undefined;
@@ -112,11 +140,16 @@ export class HttpFrontend {
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
+    const { address, port } = this.options;
     return new Promise((resolve, reject) => {
-      this.app.listen(this.options.address, this.options.port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen for HTTP on ${this.options.address}:${this.options.port}`));
-        this.listenSocket = socket;
-        resolve(uWS.us_socket_local_port(socket));
+      // uWebSockets.js sets SO_REUSEPORT unless told otherwise, and the kernel would then split
+      // connections between this server and an old one still bound to the port.
+      (this.app.listen as unknown as ListenWithOptions).call(this.app, address, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
+        if (socket) {
+          this.listenSocket = socket;
+          return resolve(uWS.us_socket_local_port(socket));
+        }
+        void bindFailureReason(address, port).then((reason) => reject(new Error(`cannot listen for HTTP on ${address}:${port}: ${reason}`)));
       });
     });
   }
