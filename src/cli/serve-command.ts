@@ -31,6 +31,7 @@ export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'exit-timeout-secs': { kind: 'int', help: 'On SIGTERM, the longest wait for requests in flight before exiting.', defaultText: '30' },
   'strict-readiness': { kind: 'bool', help: 'Report the server ready only when every model is ready.', defaultText: 'true' },
   'exit-on-error': { kind: 'bool', help: 'Exit at start-up when any model fails to load.', defaultText: 'true' },
+  'cache-config': { kind: 'list', help: "Response cache settings as Triton takes them, '<cache>,<key>=<value>': only the 'local' cache, with its 'size' in bytes (e.g. local,size=1048576); repeat for several keys." },
   'log-verbose': { kind: 'int', help: 'Verbose logging level; above 0 logs debug detail.', defaultText: '0' },
   ...OBSERVABILITY_FLAGS,
   help: { kind: 'bool', help: 'Print this help.' },
@@ -83,9 +84,30 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     modelRestartBackoffMs: positive('model-restart-backoff-ms', DEFAULT_SERVER_OPTIONS.modelRestartBackoffMs),
     drainQuietMs: CLI_DRAIN_QUIET_MS,
     strictReadiness: (flags['strict-readiness'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.strictReadiness,
+    responseCacheBytes: responseCacheBytes((flags['cache-config'] as string[] | undefined) ?? []),
     exitOnError: (flags['exit-on-error'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.exitOnError,
     ...observabilityOptions(flags, (flags['http-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.httpAddress),
   };
+}
+
+/** `--cache-config local,size=BYTES` (repeatable, one or more key=value each): the local cache's size, or undefined without the flag. */
+export function responseCacheBytes(values: readonly string[]): number | undefined {
+  let size: number | undefined;
+  for (const value of values) {
+    const comma = value.indexOf(',');
+    const cache = comma === -1 ? value : value.slice(0, comma);
+    if (cache !== 'local') throw new UsageError(`--cache-config: unsupported cache '${cache}' in '${value}': Nereid has only the 'local' cache`);
+    if (comma === -1) throw new UsageError(`--cache-config must be '<cache>,<key>=<value>', got '${value}'`);
+    for (const setting of value.slice(comma + 1).split(',')) {
+      const [key, text, ...rest] = setting.split('=');
+      if (text === undefined || rest.length > 0) throw new UsageError(`--cache-config: setting '${setting}' in '${value}' must be '<key>=<value>'`);
+      if (key !== 'size') throw new UsageError(`--cache-config: unknown key '${key}' for the local cache in '${value}': it takes 'size'`);
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`--cache-config: size must be a whole number of bytes, got '${text}'`);
+      size = Number(text);
+    }
+  }
+  if (values.length > 0 && size === undefined) throw new UsageError("--cache-config local needs size=<bytes>");
+  return size;
 }
 
 /** Runs the server until SIGINT or SIGTERM, then drains and exits 0. */

@@ -48,6 +48,10 @@ export class ModelStatistics {
   readonly computeInput = duration();
   readonly computeInfer = duration();
   readonly computeOutput = duration();
+  /** Requests answered from the response cache, and the time of their lookups. */
+  readonly cacheHit = duration();
+  /** Requests not found in the response cache, and the time of their lookups and of storing their answers. */
+  readonly cacheMiss = duration();
   /** Rows of successful requests (a request of batch size 4 counts 4), as Triton counts them. */
   inferenceCount = 0;
   /** Model executions (one per batch). */
@@ -85,6 +89,21 @@ export class ModelStatistics {
     add(this.computeInfer, compute.inferNs);
     add(this.computeOutput, compute.outputNs);
     if (this.latencies !== undefined) this.latencies.observe(requestNs, queueNs, compute);
+  }
+
+  /** A request answered from the response cache: a success without queueing or execution, not an inference (as Triton's nv_inference_count says). */
+  recordCacheHit(lookupNs: number): void {
+    add(this.success, lookupNs);
+    add(this.cacheHit, lookupNs);
+  }
+
+  recordCacheMiss(lookupNs: number): void {
+    add(this.cacheMiss, lookupNs);
+  }
+
+  /** Time spent storing a missed request's answer, counted in the miss's duration. */
+  addCacheMissTime(ns: number): void {
+    this.cacheMiss.ns += ns;
   }
 
   recordFailure(reason: FailureReason, requestNs: number): void {

@@ -19,6 +19,8 @@ export interface PrometheusMetricsOptions {
   config: MetricsConfig;
   /** Absent with `--allow-cpu-metrics=false`. */
   cpu?: CpuMetrics;
+  /** `--cache-config` was given: the nv_cache_* families are reported, as Triton reports them only with a cache. */
+  responseCache?: boolean;
 }
 
 const FAILURE_REASONS: readonly FailureReason[] = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'];
@@ -89,6 +91,12 @@ export class PrometheusMetrics {
       perVersion('nv_inference_compute_input_duration_us', 'Cumulative compute input duration in microseconds (does not include cached requests)', (s) => microseconds(s.computeInput));
       perVersion('nv_inference_compute_infer_duration_us', 'Cumulative compute inference duration in microseconds (does not include cached requests)', (s) => microseconds(s.computeInfer));
       perVersion('nv_inference_compute_output_duration_us', 'Cumulative inference compute output duration in microseconds (does not include cached requests)', (s) => microseconds(s.computeOutput));
+    }
+    if (options.responseCache) {
+      perVersion('nv_cache_num_hits_per_model', 'Number of cache hits per model', (s) => s.cacheHit.count);
+      perVersion('nv_cache_num_misses_per_model', 'Number of cache misses per model', (s) => s.cacheMiss.count);
+      perVersion('nv_cache_hit_duration_per_model', 'Total cache hit lookup duration per model, in microseconds', (s) => microseconds(s.cacheHit));
+      perVersion('nv_cache_miss_duration_per_model', 'Total cache miss (insert+lookup) duration per model, in microseconds', (s) => microseconds(s.cacheMiss));
     }
     new Gauge({
       name: 'nv_inference_pending_request_count',

@@ -50,8 +50,6 @@ export function durationJson(stat: DurationStat): StatisticDurationJson {
   return { count: stat.count, ns: Math.round(stat.ns) };
 }
 
-const NONE: StatisticDurationJson = { count: 0, ns: 0 };
-
 export function modelStatisticsJson(name: string, version: string, stats: ModelStatistics): ModelStatisticsJson {
   return {
     name,
@@ -66,9 +64,8 @@ export function modelStatisticsJson(name: string, version: string, stats: ModelS
       compute_input: durationJson(stats.computeInput),
       compute_infer: durationJson(stats.computeInfer),
       compute_output: durationJson(stats.computeOutput),
-      // Nereid has no response cache (yet): every request is neither a hit nor a miss, as in Triton without one.
-      cache_hit: { ...NONE },
-      cache_miss: { ...NONE },
+      cache_hit: durationJson(stats.cacheHit),
+      cache_miss: durationJson(stats.cacheMiss),
     },
     batch_stats: stats.batchStatistics().map((batch) => ({
       batch_size: batch.batchSize,

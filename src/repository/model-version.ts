@@ -4,7 +4,7 @@ import { availableGpus, defaultModelFilenames, loadInstance, type ModelInstance,
 import { InferenceError, type InferenceRequest, type InferenceResponse, type Logger } from '../core/index.js';
 import { EnsembleScheduler, type ModelResolver } from '../ensemble/index.js';
 import { ModelStatistics } from '../metrics/index.js';
-import { DefaultScheduler, DynamicBatcher, InstancePool, type ModelScheduler, type SchedulerContext } from '../scheduler/index.js';
+import { CachingScheduler, DefaultScheduler, DynamicBatcher, InstancePool, type ModelScheduler, type ResponseCache, type SchedulerContext } from '../scheduler/index.js';
 import { autoCompleteConfig, validateAgainstModel } from './config-completion.js';
 import { normalizeDynamicBatching } from './dynamic-batching.js';
 import { defaultIntraOpThreads, instanceNames, normalizeInstanceGroups } from './instance-groups.js';
@@ -26,6 +26,8 @@ export interface VersionLoadOptions {
   logger: Logger;
   /** How an ensemble's steps, and a model's own infer() calls, reach the other models of the server. */
   resolveModel: ModelResolver;
+  /** `--cache-config`: the server's response cache, used by models with `response_cache { enable: true }`; absent, such models run uncached as in Triton. */
+  responseCache?: ResponseCache;
   /** Called when the version stops being READY on its own (its instances keep failing), so that ensembles using it can say so. */
   onUnavailable?: () => void;
 }
@@ -57,6 +59,9 @@ function createScheduler(context: SchedulerContext): ModelScheduler {
 }
 
 /** One version of one model: its state, its completed config and, once READY, its scheduler. */
+/** Numbers each load, so that a reloaded version's cache entries never match the earlier load's. */
+let loadCount = 0;
+
 export class ModelVersion {
   state: ModelState = 'LOADING';
   reason = '';
@@ -67,6 +72,9 @@ export class ModelVersion {
   private scheduler: ModelScheduler | undefined;
   private pool: InstancePool | undefined;
   private logger: Logger | undefined;
+  /** The response cache's scope of this load, whose entries are dropped when the version unloads. */
+  private cacheScope: string | undefined;
+  private responseCache: ResponseCache | undefined;
 
   constructor(
     readonly modelName: string,
@@ -90,6 +98,7 @@ export class ModelVersion {
 
   async load(options: VersionLoadOptions): Promise<void> {
     this.logger = options.logger;
+    this.responseCache = options.responseCache;
     options.logger.info({ model: this.modelName, version: this.version }, 'loading model');
     if (options.backend === 'ensemble') return this.loadEnsemble(options);
     const { logger } = options;
@@ -172,13 +181,21 @@ export class ModelVersion {
         },
         slots,
       );
-      this.scheduler = createScheduler({
+      const scheduler = createScheduler({
         modelName: this.modelName,
         version: this.version,
         config,
         pool: this.pool,
         statistics: this.statistics,
       });
+      const cache = options.responseCache;
+      if (cache && config.response_cache?.enable) {
+        const scope = `${this.modelName}\0${this.version}\0${++loadCount}`;
+        this.scheduler = new CachingScheduler(scheduler, cache, scope, this.statistics);
+        this.cacheScope = scope;
+      } else {
+        this.scheduler = scheduler;
+      }
       this.state = 'READY';
       this.reason = '';
       logger.info({ model: this.modelName, version: this.version, instances: instances.length }, 'model ready');
@@ -244,6 +261,8 @@ export class ModelVersion {
     await this.pool?.close();
     this.scheduler = undefined;
     this.pool = undefined;
+    if (this.cacheScope !== undefined) this.responseCache?.invalidate(this.cacheScope);
+    this.cacheScope = undefined;
     this.state = 'UNAVAILABLE';
     this.reason = 'unloaded';
     if (serving) this.logger?.info({ model: this.modelName, version: this.version }, 'model unloaded');

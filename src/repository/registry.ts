@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { InferenceError, type Logger } from '../core/index.js';
 import type { ModelResolver } from '../ensemble/index.js';
 import type { ModelStatistics } from '../metrics/index.js';
+import type { ResponseCache } from '../scheduler/index.js';
 import type { ModelConfig } from './model-config.js';
 import {
   loadOverridesFromParameters,
@@ -29,6 +30,8 @@ export interface RegistryOptions {
   /** `--load-model` in explicit mode; `*` loads everything. */
   startupModels?: string[];
   restartPolicy?: InstanceRestartPolicy;
+  /** `--cache-config`: the response cache shared by the models that enable it. */
+  responseCache?: ResponseCache;
   logger: Logger;
   /** Makes each new version's statistics (the metrics give them their latency observers); plain ones by default. */
   createStatistics?: (model: string, version: string) => ModelStatistics;
@@ -400,7 +403,7 @@ export class ModelRegistry {
       const version = new ModelVersion(name, v, prepared.config, this.options.createStatistics?.(name, v));
       replaced.set(v, version);
       loads.push(
-        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, restartPolicy: this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, logger, resolveModel: this.resolveModel, onUnavailable: () => this.refreshDependents(name) }),
+        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, restartPolicy: this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, responseCache: this.options.responseCache, logger, resolveModel: this.resolveModel, onUnavailable: () => this.refreshDependents(name) }),
       );
     }
     await Promise.all(loads);

@@ -13,6 +13,7 @@ import {
   type TraceSettings,
 } from '../metrics/index.js';
 import { ModelRegistry, type ModelControlMode } from '../repository/index.js';
+import { ResponseCache } from '../scheduler/index.js';
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
@@ -45,6 +46,8 @@ export interface ServerOptions {
   /** `--model-restart-backoff-ms`: the first restart's delay, doubled for each further failure. */
   modelRestartBackoffMs: number;
   strictReadiness: boolean;
+  /** `--cache-config local,size=BYTES`: the response cache's size in bytes; absent, no cache. */
+  responseCacheBytes?: number;
   /** `--exit-on-error`: fail start-up when any model fails to load. */
   exitOnError: boolean;
   /**
@@ -127,7 +130,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
   const cpu = options.allowMetrics && options.allowCpuMetrics ? new CpuMetrics() : undefined;
   // Counters are read from the registry's versions at each scrape: nothing is counted twice.
   const metrics: PrometheusMetrics | undefined = options.allowMetrics
-    ? new PrometheusMetrics({ versions: () => loadedVersions(registry), config: options.metricsConfig, cpu })
+    ? new PrometheusMetrics({ versions: () => loadedVersions(registry), config: options.metricsConfig, cpu, responseCache: options.responseCacheBytes !== undefined })
     : undefined;
   const registry: ModelRegistry = new ModelRegistry({
     repositories: options.modelRepositories,
@@ -135,6 +138,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     controlMode: options.modelControlMode,
     startupModels: options.loadModels,
     restartPolicy: { maxConsecutiveFailures: options.modelRestartLimit, backoffMs: options.modelRestartBackoffMs },
+    responseCache: options.responseCacheBytes !== undefined ? new ResponseCache(options.responseCacheBytes) : undefined,
     logger,
     createStatistics: metrics ? (model, version) => new ModelStatistics(metrics.latencyObserver(model, version)) : undefined,
   });
