@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../src/repository/model-config.js';
 import { runTune, toPbtxt, tuneHtmlReport, type TuneOptions } from '../../src/tune/index.js';
-import { tuneArgs } from '../../src/cli/tune-command.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tune, tuneArgs } from '../../src/cli/tune-command.js';
 import { exampleModels, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let ts: TestServer;
@@ -74,9 +77,25 @@ describe('nereid tune against a real server', () => {
   it('an impossible latency budget leaves no winner and the original config in place', async () => {
     const config = async () => (await (await fetch(`${ts.url}/v2/models/mlp/config`)).json()) as { max_batch_size: number };
     const before = await config();
-    const result = await runTune({ ...base(), latencyBudgetMs: 0.000001 });
+    const result = await runTune({ ...base(), latencyBudgetMs: 0.000001, space: { ...base().space!, maxBatchSizes: [16], maxQueueDelaysUs: [0] } });
     expect(result.best).toBeUndefined();
     expect((await config()).max_batch_size).toBe(before.max_batch_size);
+  });
+
+  it('the command writes the winning config.pbtxt, the HTML report and the JSON record', { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nereid-tune-'));
+    try {
+      const code = await tune(['-m', 'mlp', '-u', hostPort(), '--budget-seconds', '1', '-p', '600', '--concurrency-range', '2', '--output-dir', dir]);
+      expect(code).toBe(0);
+      const written = parseModelConfig(readFileSync(join(dir, 'config.pbtxt'), 'utf8'), 'config.pbtxt');
+      expect(written.name).toBe('mlp');
+      expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('Pareto front');
+      const record = JSON.parse(readFileSync(join(dir, 'tune.json'), 'utf8')) as { stoppedBy: string; measurements: unknown[] };
+      expect(record.stoppedBy).toBe('budget');
+      expect(record.measurements.length).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unknown model fails with the server message', async () => {
