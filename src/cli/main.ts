@@ -2,10 +2,12 @@
 import { UsageError } from './flag-parser.js';
 import { perf, PERF_USAGE } from './perf-command.js';
 import { serve, SERVE_USAGE } from './serve-command.js';
+import { tune, TUNE_USAGE } from './tune-command.js';
 
 const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<number>; usage: string }> = {
   serve: { run: serve, usage: SERVE_USAGE },
   perf: { run: perf, usage: PERF_USAGE },
+  tune: { run: tune, usage: TUNE_USAGE },
 };
 
 async function main(argv: readonly string[]): Promise<number> {
