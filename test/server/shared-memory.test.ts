@@ -46,7 +46,7 @@ function shm(byteSize: number): SharedMemoryObject {
 }
 
 const register = (name: string, body: object) => postJson(`${t.url}/v2/systemsharedmemory/region/${name}/register`, body);
-const infer = (model: string, body: object) => postJson(`${t.url}/v2/models/${model}/infer`, body);
+const infer = (model: string, body: object | string) => postJson(`${t.url}/v2/models/${model}/infer`, body);
 
 const a = Int32Array.from({ length: 16 }, (_, i) => i * 7 - 50);
 const b = Int32Array.from({ length: 16 }, (_, i) => 1 << i);
