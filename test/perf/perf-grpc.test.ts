@@ -15,7 +15,7 @@ beforeAll(async () => {
   addModel(scratch.root, 'identity_bytes', { from: 'identity_bytes', config: readFileSync(join(EXAMPLE_REPOSITORY, 'identity_bytes', 'config.pbtxt'), 'utf8') });
   const config = `name: "wrong_dims"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 8\ninput [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ -1 ] }, { name: "INPUT1" data_type: TYPE_FP32 dims: [ -1 ] } ]\noutput [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1 ] }, { name: "OUTPUT1" data_type: TYPE_FP32 dims: [ -1 ] } ]\n`;
   addModel(scratch.root, 'wrong_dims', { from: 'add_sub', config });
-  server = await startTestServer({ modelRepositories: [scratch.root] });
+  server = await startTestServer({ modelRepositories: [scratch.root], allowClientShm: true });
 });
 
 /** A port nothing listens on: bound once, then released. */

@@ -28,7 +28,7 @@ describe('health and metadata', () => {
     expect(status).toBe(200);
     expect(json.name).toBe('nereid');
     expect(typeof json.version).toBe('string');
-    expect(json.extensions).toEqual(['model_configuration', 'model_repository', 'binary_tensor_data', 'classification', 'system_shared_memory', 'statistics', 'trace', 'logging']);
+    expect(json.extensions).toEqual(['model_configuration', 'model_repository', 'binary_tensor_data', 'classification', 'system_shared_memory', 'cuda_shared_memory', 'statistics', 'trace', 'logging']);
   });
 
   it('gives model metadata with the batch dimension', async () => {
