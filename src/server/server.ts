@@ -18,6 +18,7 @@ import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
 import { MetricsEndpoint } from './metrics-endpoint.js';
+import { loadGrpcTls, loadHttpsFiles, type GrpcTlsOptions, type HttpTlsOptions } from './tls-files.js';
 
 const packageJson = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -73,6 +74,10 @@ export interface ServerOptions {
   trace: TraceSettings;
   /** Made by createLogger() (or silentLogger()), its settings also change through the logging extension. */
   logger: Logger;
+  /** `--grpc-use-ssl` / `--grpc-use-ssl-mutual` with their files; absent, gRPC is plain text. */
+  grpcTls?: GrpcTlsOptions;
+  /** `--http-ssl-cert`, `--http-ssl-key` (and `--http-ssl-ca`); absent, plain HTTP. */
+  httpTls?: HttpTlsOptions;
 }
 
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = {
@@ -127,6 +132,9 @@ export interface RunningServer {
 export async function startServer(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Promise<RunningServer> {
   const options: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...partial };
   const { logger } = options;
+  // A wrong certificate or key stops start-up before any model loads.
+  const https = options.allowHttp && options.httpTls ? loadHttpsFiles(options.httpTls) : undefined;
+  const grpcTls = options.allowGrpc && options.grpcTls ? loadGrpcTls(options.grpcTls) : undefined;
   const cpu = options.allowMetrics && options.allowCpuMetrics ? new CpuMetrics() : undefined;
   // Counters are read from the registry's versions at each scrape: nothing is counted twice.
   const metrics: PrometheusMetrics | undefined = options.allowMetrics
@@ -165,6 +173,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       address: options.httpAddress,
       port: options.httpPort,
       maxInputSize: options.httpMaxInputSize,
+      https,
       logger,
     });
     try {
@@ -173,7 +182,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       await registry.unloadAll();
       throw err;
     }
-    logger.info({ address: options.httpAddress, port: httpPort }, 'HTTP service started');
+    logger.info({ address: options.httpAddress, port: httpPort, tls: https ? (https.clientCertificateAuthorities ? 'mutual' : 'server') : 'off' }, 'HTTP service started');
   }
   let grpcFrontend: GrpcFrontend | undefined;
   let grpcPort: number | undefined;
@@ -184,6 +193,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       maxMessageSize: options.grpcMaxMessageSize,
       keepaliveTimeMs: options.grpcKeepaliveTimeMs,
       keepaliveTimeoutMs: options.grpcKeepaliveTimeoutMs,
+      tls: grpcTls,
       logger,
     });
     try {
@@ -194,7 +204,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       await registry.unloadAll();
       throw err;
     }
-    logger.info({ address: options.grpcAddress, port: grpcPort }, 'GRPC service started');
+    logger.info({ address: options.grpcAddress, port: grpcPort, tls: grpcTls ? (grpcTls.mutual ? 'mutual' : 'server') : 'off' }, 'GRPC service started');
   }
   let metricsEndpoint: MetricsEndpoint | undefined;
   let metricsPort: number | undefined;

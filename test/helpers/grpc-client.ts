@@ -31,8 +31,8 @@ export interface CallOptions {
 export class InferenceClient {
   readonly stub: grpc.Client & Record<string, any>;
 
-  constructor(target: string, options: grpc.ChannelOptions = {}) {
-    this.stub = new loaded.inference.GRPCInferenceService(target, grpc.credentials.createInsecure(), options) as grpc.Client & Record<string, any>;
+  constructor(target: string, options: grpc.ChannelOptions = {}, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.stub = new loaded.inference.GRPCInferenceService(target, credentials, options) as grpc.Client & Record<string, any>;
   }
 
   /** One unary RPC; rejects with the grpc-js ServiceError (code, details). */

@@ -4,6 +4,7 @@ import protobuf from 'protobufjs';
 import { Cancellation, type Logger } from '../../core/index.js';
 import { encodeModelConfig, type ModelConfig } from '../../repository/index.js';
 import type { DataPlane } from '../data-plane.js';
+import type { GrpcTlsFiles } from '../tls-files.js';
 import { decodeMessage, encodeMessage, inferenceService, int64ToNumber, type Int64 } from './grpc-messages.js';
 import { repositoryParametersFromWire, type RepositoryParameterMessage } from './repository-parameters.js';
 import { grpcStatusOf, notImplemented } from './grpc-status.js';
@@ -28,7 +29,18 @@ export interface GrpcFrontendOptions {
   keepaliveTimeMs: number;
   /** `--grpc-keepalive-timeout`: milliseconds to wait for a ping's answer before closing the connection. */
   keepaliveTimeoutMs: number;
+  /** Absent: plain text. */
+  tls?: GrpcTlsFiles;
   logger: Logger;
+}
+
+function serverCredentials(tls: GrpcTlsFiles | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(
+    tls.rootCertificates?.pem ?? null,
+    [{ cert_chain: tls.certificate.pem, private_key: tls.key.pem }],
+    tls.mutual,
+  );
 }
 
 type Bytes = Buffer;
@@ -120,7 +132,7 @@ export class GrpcFrontend {
   listen(): Promise<number> {
     const { address, port } = this.options;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(bindTarget(address, port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      this.server.bindAsync(bindTarget(address, port), serverCredentials(this.options.tls), (err, bound) => {
         if (err) reject(new Error(`cannot listen for gRPC on ${bindTarget(address, port)}: ${err.message}`));
         else resolve(bound);
       });

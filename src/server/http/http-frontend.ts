@@ -1,5 +1,8 @@
 /** The KServe v2 HTTP/REST frontend on uWebSockets.js. */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import uWS from 'uWebSockets.js';
 import { Cancellation, ERROR_STATUS, InferenceError, toInferenceError, type Logger } from '../../core/index.js';
 import type { DataPlane } from '../data-plane.js';
@@ -10,12 +13,16 @@ import { encodeInferResponse } from './infer-response-encoder.js';
 import { readBody } from './request-body.js';
 import { parseCudaRegisterRequest, parseRegisterRequest } from './shared-memory-register.js';
 import { statusLine } from './status-line.js';
+import { ClientCertificateGate } from './client-certificate-gate.js';
+import type { HttpsFiles, PemFile } from '../tls-files.js';
 
 export interface HttpFrontendOptions {
   address: string;
   port: number;
   /** `--http-max-input-size`: the largest request body accepted, in bytes. */
   maxInputSize: number;
+  /** Absent: plain HTTP. */
+  https?: HttpsFiles;
   logger: Logger;
 }
 
@@ -129,17 +136,59 @@ export class HttpFrontend {
   private listenSocket: uWS.us_listen_socket | undefined;
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
+  /** With client certificates required: the TLS front and the private directory of the app's Unix socket. */
+  private gate: { front: ClientCertificateGate; socketDirectory: string } | undefined;
 
   constructor(
     private readonly dataPlane: DataPlane,
     private readonly options: HttpFrontendOptions,
   ) {
-    this.app = uWS.App();
+    this.app = this.createApp();
     this.routes();
+  }
+
+  private createApp(): uWS.TemplatedApp {
+    const { https } = this.options;
+    if (!https || https.clientCertificateAuthorities) return uWS.App();
+    try {
+      return uWS.SSLApp({ cert_file_name: https.certificate.path, key_file_name: https.key.path });
+    } catch {
+      // The files were checked already; this is the TLS library refusing them (an unsupported key type, say).
+      throw new Error(`--${https.certificate.flag}, --${https.key.flag}: uWebSockets.js cannot use '${https.certificate.path}' with '${https.key.path}'`);
+    }
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
+    const ca = this.options.https?.clientCertificateAuthorities;
+    return ca ? this.listenBehindGate(ca) : this.listenDirectly();
+  }
+
+  private async listenBehindGate(ca: PemFile): Promise<number> {
+    const { address, port, https, logger } = this.options;
+    const socketDirectory = mkdtempSync(join(tmpdir(), 'nereid-https-'));
+    const socketPath = join(socketDirectory, 'http.sock');
+    const front = new ClientCertificateGate({ cert: https!.certificate.pem, key: https!.key.pem, ca: ca.pem }, socketPath, logger);
+    this.gate = { front, socketDirectory };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.app.listen_unix((socket) => {
+          if (!socket) return reject(new Error(`cannot listen for HTTP on the Unix socket ${socketPath}`));
+          this.listenSocket = socket;
+          resolve();
+        }, socketPath);
+      });
+      return await front.listen(address, port);
+    } catch (err) {
+      if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = undefined;
+      rmSync(socketDirectory, { recursive: true, force: true });
+      this.gate = undefined;
+      throw err;
+    }
+  }
+
+  private listenDirectly(): Promise<number> {
     const { address, port } = this.options;
     return new Promise((resolve, reject) => {
       // uWebSockets.js sets SO_REUSEPORT unless told otherwise, and the kernel would then split
@@ -149,16 +198,22 @@ export class HttpFrontend {
           this.listenSocket = socket;
           return resolve(uWS.us_socket_local_port(socket));
         }
-        void bindFailureReason(address, port).then((reason) => reject(new Error(`cannot listen for HTTP on ${address}:${port}: ${reason}`)));
+        void bindFailureReason(address, port).then((reason) => reject(new Error(`cannot listen for ${this.options.https ? 'HTTPS' : 'HTTP'} on ${address}:${port}: ${reason}`)));
       });
     });
   }
 
   /** Stops accepting connections; resolves once every exchange in progress has been answered. */
   async close(): Promise<void> {
+    this.gate?.front.stopAccepting();
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     if (this.inflight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.gate) {
+      this.gate.front.endConnections();
+      rmSync(this.gate.socketDirectory, { recursive: true, force: true });
+      this.gate = undefined;
+    }
   }
 
   private exchange(res: uWS.HttpResponse): Exchange {
