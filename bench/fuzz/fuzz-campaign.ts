@@ -58,13 +58,13 @@ export function formatFailure(failure: FuzzFailure): string {
   return `${failure.protocol} case ${failure.index} (seed ${failure.seed}): ${failure.problem}\n    request: ${failure.description.slice(0, 300)}\n    replay: ${reproduceCommand(failure)}`;
 }
 
-interface HttpAnswer {
+export interface HttpAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
 }
 
-function sendHttp(agent: Agent, port: number, fuzzCase: HttpCase, timeoutMs: number, retried = false): Promise<HttpAnswer> {
+export function sendHttp(agent: Agent, port: number, fuzzCase: HttpCase, timeoutMs: number, retried = false): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, method: fuzzCase.method, path: fuzzCase.path, agent, headers: { ...fuzzCase.headers, 'content-length': String(fuzzCase.body.length) }, timeout: timeoutMs },
@@ -88,7 +88,7 @@ function sendHttp(agent: Agent, port: number, fuzzCase: HttpCase, timeoutMs: num
   });
 }
 
-function sendGrpc(client: grpc.Client, fuzzCase: GrpcCase, timeoutMs: number): Promise<{ error: grpc.ServiceError | null; response?: Buffer }> {
+export function sendGrpc(client: grpc.Client, fuzzCase: GrpcCase, timeoutMs: number): Promise<{ error: grpc.ServiceError | null; response?: Buffer }> {
   return new Promise((resolve) => {
     client.makeUnaryRequest(
       '/inference.GRPCInferenceService/ModelInfer',
@@ -114,6 +114,37 @@ async function pool(count: number, concurrency: number, job: (i: number) => Prom
 
 const grpcCodeName = (code: number) => grpc.status[code] ?? String(code);
 
+/** Sends one HTTP case and judges its answer: what is wrong with it, or undefined. Counts it in `tally`. */
+export async function tryHttpCase(agent: Agent, port: number, fuzzCase: HttpCase, timeoutMs: number, tally: ProtocolTally): Promise<string | undefined> {
+  let answer: HttpAnswer;
+  try {
+    answer = await sendHttp(agent, port, fuzzCase, timeoutMs);
+  } catch (err) {
+    return `no answer: ${(err as Error).message}`;
+  }
+  if (fuzzCase.check) {
+    tally.good++;
+    const problem = fuzzCase.check(answer.status, answer.headers, answer.body);
+    return problem && `good request answered wrongly: ${problem}`;
+  }
+  tally.answers[answer.status] = (tally.answers[answer.status] ?? 0) + 1;
+  return answer.status >= 500 ? `status ${answer.status}: ${answer.body.toString('utf8').slice(0, 300)}` : undefined;
+}
+
+/** Sends one gRPC case and judges its answer: what is wrong with it, or undefined. Counts it in `tally`. */
+export async function tryGrpcCase(client: grpc.Client, fuzzCase: GrpcCase, timeoutMs: number, tally: ProtocolTally): Promise<string | undefined> {
+  const { error, response } = await sendGrpc(client, fuzzCase, timeoutMs);
+  if (fuzzCase.check) {
+    tally.good++;
+    if (error) return `good request failed: ${grpcCodeName(error.code)} ${error.details}`;
+    const problem = fuzzCase.check(response!);
+    return problem && `good request answered wrongly: ${problem}`;
+  }
+  const name = error ? grpcCodeName(error.code) : 'OK';
+  tally.answers[name] = (tally.answers[name] ?? 0) + 1;
+  return error && FAILING_GRPC_CODES.has(error.code) ? `${name}: ${error.details}` : undefined;
+}
+
 export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport> {
   const { seed, goodEvery, timeoutMs } = options;
   const first = options.firstCase ?? 0;
@@ -128,42 +159,16 @@ export async function runFuzzCampaign(options: FuzzOptions): Promise<FuzzReport>
 
   const httpRun = pool(options.httpCases, options.concurrency, async (i) => {
     const fuzzCase = httpCase(seed, first + i, goodEvery);
-    const fail = (problem: string) => failures.push({ protocol: 'http', seed, index: fuzzCase.index, description: fuzzCase.description, problem });
     http.sent++;
-    let answer: HttpAnswer;
-    try {
-      answer = await sendHttp(agent, options.httpPort, fuzzCase, timeoutMs);
-    } catch (err) {
-      fail(`no answer: ${(err as Error).message}`);
-      return;
-    }
-    if (fuzzCase.check) {
-      http.good++;
-      const problem = fuzzCase.check(answer.status, answer.headers, answer.body);
-      if (problem) fail(`good request answered wrongly: ${problem}`);
-      return;
-    }
-    http.answers[answer.status] = (http.answers[answer.status] ?? 0) + 1;
-    if (answer.status >= 500) fail(`status ${answer.status}: ${answer.body.toString('utf8').slice(0, 300)}`);
+    const problem = await tryHttpCase(agent, options.httpPort, fuzzCase, timeoutMs, http);
+    if (problem) failures.push({ protocol: 'http', seed, index: fuzzCase.index, description: fuzzCase.description, problem });
   });
 
   const grpcRun = pool(options.grpcCases, options.concurrency, async (i) => {
     const fuzzCase = grpcCase(seed, first + i, goodEvery);
-    const fail = (problem: string) => failures.push({ protocol: 'grpc', seed, index: fuzzCase.index, description: fuzzCase.description, problem });
     grpcTally.sent++;
-    const { error, response } = await sendGrpc(client, fuzzCase, timeoutMs);
-    if (fuzzCase.check) {
-      grpcTally.good++;
-      if (error) fail(`good request failed: ${grpcCodeName(error.code)} ${error.details}`);
-      else {
-        const problem = fuzzCase.check(response!);
-        if (problem) fail(`good request answered wrongly: ${problem}`);
-      }
-      return;
-    }
-    const name = error ? grpcCodeName(error.code) : 'OK';
-    grpcTally.answers[name] = (grpcTally.answers[name] ?? 0) + 1;
-    if (error && FAILING_GRPC_CODES.has(error.code)) fail(`${name}: ${error.details}`);
+    const problem = await tryGrpcCase(client, fuzzCase, timeoutMs, grpcTally);
+    if (problem) failures.push({ protocol: 'grpc', seed, index: fuzzCase.index, description: fuzzCase.description, problem });
   });
 
   try {

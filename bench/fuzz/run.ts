@@ -1,10 +1,10 @@
 /**
  * The long fuzz run: starts `nereid serve` as a child process (so that a crash is seen as
  * one, with the cases in flight named), sends N malformed HTTP and N malformed gRPC
- * inference requests with well-formed ones interleaved, and exits 1 on any 5xx, gRPC
+ * inference requests (every good-every-th case well-formed instead), and exits 1 on any 5xx, gRPC
  * INTERNAL/UNKNOWN/UNAVAILABLE, missing answer, wrong good answer or crash.
  *
- *   npx tsx bench/fuzz/run.ts [--cases 10000] [--seed N] [--good-every 5] [--concurrency 8]
+ *   npx tsx bench/fuzz/run.ts [--malformed 10000] [--seed N] [--good-every 5] [--concurrency 8]
  *   npx tsx bench/fuzz/run.ts --seed N --protocol http --case I     (replay one case)
  *
  * Run `npm run build` first: the server is dist/cli/main.js.
@@ -26,8 +26,9 @@ function flag(name: string): string | undefined {
 const seed = Number(flag('seed') ?? (Date.now() % 0x7fffffff));
 const onlyCase = flag('case') !== undefined ? Number(flag('case')) : undefined;
 const protocol = flag('protocol') ?? 'both';
-const cases = onlyCase !== undefined ? 1 : Number(flag('cases') ?? 10_000);
 const goodEvery = Number(flag('good-every') ?? 5);
+/** Enough cases per protocol for `--malformed` malformed ones beside the well-formed. */
+const cases = onlyCase !== undefined ? 1 : Math.ceil((Number(flag('malformed') ?? 10_000) * goodEvery) / (goodEvery - 1));
 const concurrency = Number(flag('concurrency') ?? 8);
 
 if (onlyCase !== undefined) {
@@ -104,8 +105,9 @@ server.stop();
 await server.exited;
 
 console.log(`\n${seconds.toFixed(1)} s`);
-console.log(`HTTP: ${report.http.sent} sent (${report.http.good} well-formed), malformed answered ${JSON.stringify(report.http.answers)}`);
-console.log(`gRPC: ${report.grpc.sent} sent (${report.grpc.good} well-formed), malformed answered ${JSON.stringify(report.grpc.answers)}`);
+for (const [name, tally] of [['HTTP', report.http], ['gRPC', report.grpc]] as const) {
+  console.log(`${name}: ${tally.sent - tally.good} malformed and ${tally.good} well-formed requests; the malformed answered ${JSON.stringify(tally.answers)}`);
+}
 console.log(`server ready after the run: ${ready === 200 ? 'yes' : `no (${ready})`}`);
 for (const failure of report.failures.slice(0, 50)) console.log(formatFailure(failure));
 console.log(`${report.failures.length} failure(s)${crashed ? ', and the server crashed' : ''}`);

@@ -13,6 +13,7 @@ import { encodeInferResponse } from './infer-response-encoder.js';
 import { readBody } from './request-body.js';
 import { parseCudaRegisterRequest, parseRegisterRequest } from './shared-memory-register.js';
 import { statusLine } from './status-line.js';
+import { pathParameter } from './path-parameter.js';
 import { ClientCertificateGate } from './client-certificate-gate.js';
 import type { HttpsFiles, PemFile } from '../tls-files.js';
 
@@ -249,8 +250,8 @@ export class HttpFrontend {
       register(`/v2/models/:model/versions/:version${suffix}`, true);
     };
     const params = (req: uWS.HttpRequest, withVersion: boolean): [string, string | undefined] => [
-      decodeURIComponent(req.getParameter(0)),
-      withVersion ? decodeURIComponent(req.getParameter(1)) : undefined,
+      pathParameter(req, 0, 'model name'),
+      withVersion ? pathParameter(req, 1, 'model version') : undefined,
     ];
 
     modelRoute('', (path, v) =>
@@ -295,13 +296,13 @@ export class HttpFrontend {
       ex.sendJson(dp.repositoryIndex(ready === true));
     })));
     app.post('/v2/repository/models/:model/load', this.handle((ex, req) => {
-      const model = decodeURIComponent(req.getParameter(0));
+      const model = pathParameter(req, 0, 'model name');
       this.withJsonBody(ex, req, (body) => {
         dp.loadModel(model, parametersOf(body)).then(() => ex.send(200, ''), (err) => ex.sendError(err));
       });
     }));
     app.post('/v2/repository/models/:model/unload', this.handle((ex, req) => {
-      const model = decodeURIComponent(req.getParameter(0));
+      const model = pathParameter(req, 0, 'model name');
       this.withJsonBody(ex, req, (body) => {
         dp.unloadModel(model, parametersOf(body)).then(() => ex.send(200, ''), (err) => ex.sendError(err));
       });
@@ -309,7 +310,7 @@ export class HttpFrontend {
 
     // Triton's system shared memory extension; see ../shared-memory/.
     const regions = dp.sharedMemory;
-    const region = (req: uWS.HttpRequest) => decodeURIComponent(req.getParameter(0));
+    const region = (req: uWS.HttpRequest) => pathParameter(req, 0, 'region name');
     app.get('/v2/systemsharedmemory/status', this.handle((ex) => ex.sendJson(regions.status())));
     app.get('/v2/systemsharedmemory/region/:region/status', this.handle((ex, req) => ex.sendJson(regions.status(region(req)))));
     app.post('/v2/systemsharedmemory/region/:region/register', this.handle((ex, req) => {
