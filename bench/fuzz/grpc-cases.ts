@@ -194,7 +194,7 @@ const MUTATIONS: Array<[string, Mutation]> = [
 function mutateWire(random: Random, bytes: Buffer): { bytes: Buffer; description: string } {
   const at = random.int(bytes.length + 1);
   const writer = () => protobuf.Writer.create();
-  switch (random.int(6)) {
+  switch (random.int(7)) {
     case 0:
       return { bytes: bytes.subarray(0, at), description: `cut at ${at}` };
     case 1: {
@@ -215,6 +215,13 @@ function mutateWire(random: Random, bytes: Buffer): { bytes: Buffer; description
       const field = random.pick([5, 6, 7, 99]);
       const extra = Buffer.from(writer().uint32((field << 3) | 2).uint32(random.pick([0x7fffffff, 0xffffffff, 1 << 20])).finish());
       return { bytes: Buffer.concat([bytes, extra, random.bytes(4)]), description: `field ${field} with a huge length` };
+    }
+    case 5: {
+      // A parameters map entry (field 4) with a key and no value, or a value without a key.
+      const entry = writer().uint32((4 << 3) | 2).fork();
+      if (random.chance(0.7)) entry.uint32((1 << 3) | 2).string(random.pick(['priority', 'timeout', 'k', '']));
+      else entry.uint32((2 << 3) | 2).fork().uint32((1 << 3) | 0).bool(true).ldelim();
+      return { bytes: Buffer.concat([bytes, Buffer.from(entry.ldelim().finish())]), description: 'parameters entry without a key or value' };
     }
     default:
       return { bytes: random.bytes(random.int(200)), description: 'random bytes' };

@@ -1,3 +1,5 @@
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatFailure, runFuzzCampaign } from '../../bench/fuzz/fuzz-campaign.js';
 import { FUZZ_MODEL_NAMES } from '../../bench/fuzz/fuzz-models.js';
@@ -49,6 +51,46 @@ describe('request fuzzing', () => {
     const infer = await fetch(`${running.url}/v2/models/simple/versions/%ZZ/infer`, { method: 'POST', body: '{}' });
     expect(infer.status).toBe(400);
     expect((await infer.json()).error).toContain('the model version in the request path');
+  });
+});
+
+/** A message whose map field `field` holds one entry with a key and no value. */
+function keyOnlyMapEntry(field: number, prefix: Uint8Array = new Uint8Array()): Buffer {
+  const entry = protobuf.Writer.create().uint32((field << 3) | 2).fork().uint32((1 << 3) | 2).string('k').ldelim().finish();
+  return Buffer.concat([prefix, entry]);
+}
+
+describe('gRPC map entries without a value (found by the fuzzer: they answered INTERNAL)', () => {
+  let running: TestServer;
+  let client: grpc.Client;
+  beforeAll(async () => {
+    running = await startTestServer({ ...exampleModels('simple'), allowMetrics: false, modelControlMode: 'explicit' });
+    client = new grpc.Client(running.grpcTarget, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client.close();
+    await running.server.stop();
+  });
+
+  const call = (method: string, bytes: Buffer) =>
+    new Promise<{ code: number; details: string }>((resolve) => {
+      client.makeUnaryRequest(`/inference.GRPCInferenceService/${method}`, (b: Buffer) => b, (b: Buffer) => b, bytes, (err) =>
+        resolve({ code: err?.code ?? grpc.status.OK, details: err?.details ?? '' }),
+      );
+    });
+  const name = (field: number, text: string) => protobuf.Writer.create().uint32((field << 3) | 2).string(text).finish();
+
+  it('ModelInfer: a request parameter without a value is INVALID_ARGUMENT naming it', async () => {
+    const answer = await call('ModelInfer', keyOnlyMapEntry(4, name(1, 'simple')));
+    expect(answer.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(answer.details).toContain("parameter 'k' has no value");
+  });
+
+  it('RepositoryModelLoad, LogSettings and TraceSetting read such an entry as an empty value', async () => {
+    const load = await call('RepositoryModelLoad', keyOnlyMapEntry(3, name(2, 'simple')));
+    expect(load).toEqual({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringContaining("parameter 'k' has no value") });
+    expect((await call('LogSettings', keyOnlyMapEntry(1))).code).not.toBe(grpc.status.INTERNAL);
+    expect((await call('TraceSetting', keyOnlyMapEntry(1))).code).not.toBe(grpc.status.INTERNAL);
   });
 });
 

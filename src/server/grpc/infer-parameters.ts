@@ -19,18 +19,19 @@ function safeInteger(value: bigint, where: string, key: string): number {
   return Number(value);
 }
 
-function parameterValue(parameter: InferParameterMessage, where: string, key: string): string | number | boolean {
-  switch (parameter.parameter_choice) {
+/** `parameter` is null for a map entry that carries only its key (protobufjs's decoding of a missing value). */
+function parameterValue(parameter: InferParameterMessage | null, where: string, key: string): string | number | boolean {
+  switch (parameter?.parameter_choice) {
     case 'bool_param':
-      return parameter.bool_param!;
+      return parameter!.bool_param!;
     case 'string_param':
-      return parameter.string_param!;
+      return parameter!.string_param!;
     case 'double_param':
-      return parameter.double_param!;
+      return parameter!.double_param!;
     case 'int64_param':
-      return safeInteger(int64ToBigInt(parameter.int64_param!, false), where, key);
+      return safeInteger(int64ToBigInt(parameter!.int64_param!, false), where, key);
     case 'uint64_param':
-      return safeInteger(int64ToBigInt(parameter.uint64_param!, true), where, key);
+      return safeInteger(int64ToBigInt(parameter!.uint64_param!, true), where, key);
     default:
       throw new InferenceError(
         'INVALID_ARG',

@@ -17,7 +17,8 @@ export interface RepositoryParameterMessage {
 export function repositoryParametersFromWire(map: Record<string, RepositoryParameterMessage>): Record<string, unknown> {
   const parameters: Record<string, unknown> = {};
   for (const key in map) {
-    const parameter = map[key];
+    // A map entry with only its key decodes as null: a parameter without a value.
+    const parameter: RepositoryParameterMessage = map[key] ?? {};
     switch (parameter.parameter_choice) {
       case 'bool_param':
         parameters[key] = parameter.bool_param;

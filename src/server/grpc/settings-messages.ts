@@ -20,7 +20,9 @@ export interface LogSettingValueMessage {
 /** A setting without values clears it (Triton's gRPC form of JSON null); trace_level is a list, the others one value each. */
 export function traceSettingsFromWire(settings: Record<string, TraceSettingValueMessage>): Record<string, unknown> {
   const body: Record<string, unknown> = {};
-  for (const [key, { value }] of Object.entries(settings)) {
+  for (const [key, setting] of Object.entries(settings)) {
+    // A map entry with only its key decodes as null: no values, like an empty list.
+    const value = setting?.value ?? [];
     if (value.length === 0) body[key] = null;
     else if (key === 'trace_level') body[key] = value;
     else if (value.length === 1) body[key] = value[0];
@@ -35,7 +37,7 @@ export function traceSettingsToWire(json: TraceSettingsJson): Record<string, Tra
 
 export function logSettingsFromWire(settings: Record<string, LogSettingValueMessage>): Record<string, unknown> {
   const body: Record<string, unknown> = {};
-  for (const [key, setting] of Object.entries(settings)) body[key] = setting.parameter_choice ? setting[setting.parameter_choice] : null;
+  for (const [key, setting] of Object.entries(settings)) body[key] = setting?.parameter_choice ? setting[setting.parameter_choice] : null;
   return body;
 }
 
