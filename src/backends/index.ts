@@ -17,6 +17,7 @@ export type {
   TensorSignature,
 } from './backend.js';
 export { ExecutionNotStartedError } from './backend.js';
+export { cudaAddon, cudaProbe, type CudaDevice, type CudaProbe, type NvmlReading } from './cuda/cuda-addon.js';
 export { ownedTensor } from './worker-protocol.js';
 export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, ModelTensor } from './javascript/model-api.js';
 

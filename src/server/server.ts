@@ -17,6 +17,7 @@ import { ResponseCache } from '../scheduler/index.js';
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
+import { gpuMetricsOfMachine } from './gpu-metrics-source.js';
 import { MetricsEndpoint } from './metrics-endpoint.js';
 
 const packageJson = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -67,6 +68,8 @@ export interface ServerOptions {
   metricsIntervalMs: number;
   /** `--allow-cpu-metrics`: report nv_cpu_utilization and CPU memory. */
   allowCpuMetrics: boolean;
+  /** `--allow-gpu-metrics`: report nv_gpu_* and nv_energy_consumption for each GPU NVML can read. */
+  allowGpuMetrics: boolean;
   /** `--metrics-config`. */
   metricsConfig: MetricsConfig;
   /** The trace settings at start-up (`--trace-config`). */
@@ -104,6 +107,7 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = 
   metricsPort: 8002,
   metricsIntervalMs: 2000,
   allowCpuMetrics: true,
+  allowGpuMetrics: true,
   metricsConfig: DEFAULT_METRICS_CONFIG,
   trace: DEFAULT_TRACE_SETTINGS,
   logger: silentLogger(),
@@ -128,9 +132,10 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
   const options: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...partial };
   const { logger } = options;
   const cpu = options.allowMetrics && options.allowCpuMetrics ? new CpuMetrics() : undefined;
+  const gpu = options.allowMetrics && options.allowGpuMetrics ? gpuMetricsOfMachine(logger) : undefined;
   // Counters are read from the registry's versions at each scrape: nothing is counted twice.
   const metrics: PrometheusMetrics | undefined = options.allowMetrics
-    ? new PrometheusMetrics({ versions: () => loadedVersions(registry), config: options.metricsConfig, cpu, responseCache: options.responseCacheBytes !== undefined })
+    ? new PrometheusMetrics({ versions: () => loadedVersions(registry), config: options.metricsConfig, cpu, gpu, responseCache: options.responseCacheBytes !== undefined })
     : undefined;
   const registry: ModelRegistry = new ModelRegistry({
     repositories: options.modelRepositories,
@@ -208,6 +213,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       throw err;
     }
     cpu?.start(options.metricsIntervalMs);
+    gpu?.start(options.metricsIntervalMs);
     logger.info({ address: options.metricsAddress, port: metricsPort }, 'metrics service started');
   }
 
@@ -226,6 +232,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     const timedOut = await Promise.race([drained.then(() => false), sleep(Math.max(0, deadline - performance.now()), undefined, { ref: false }).then(() => true)]);
     // Metrics stay scrapeable while requests drain; traces collected so far are written either way.
     cpu?.stop();
+    gpu?.stop();
     await Promise.all([metricsEndpoint?.close(), tracing.close()]);
     if (timedOut) throw new Error(`requests still in flight after --exit-timeout-secs=${options.exitTimeoutSecs}`);
     logger.info('server stopped');
