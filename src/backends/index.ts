@@ -44,13 +44,8 @@ export function defaultModelFilenames(backend: string): readonly string[] {
   return MODEL_FILENAMES[backend] ?? [];
 }
 
-/**
- * The GPUs a backend can place instances on. None so far: the bundled onnxruntime-node
- * is installed without its CUDA execution provider and JavaScript models run on the CPU.
- */
-export function availableGpus(_backend: string): number[] {
-  return [];
-}
+/** The GPUs a backend can place instances on (none, and why, on machines without one). */
+export { gpuAvailability, onnxruntimeCudaProvider, type GpuAvailability } from './gpu-availability.js';
 
 export async function loadInstance(backend: string, options: InstanceOptions): Promise<ModelInstance> {
   if (backend === 'onnxruntime') return loadOnnxRuntimeInstance(options);

@@ -17,7 +17,7 @@ import { ResponseCache } from '../scheduler/index.js';
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
-import { gpuMetricsOfMachine } from './gpu-metrics-source.js';
+import { configureGpuMemory, gpuMetricsOfMachine } from './gpu-resources.js';
 import { MetricsEndpoint } from './metrics-endpoint.js';
 
 const packageJson = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -72,6 +72,10 @@ export interface ServerOptions {
   allowGpuMetrics: boolean;
   /** `--metrics-config`. */
   metricsConfig: MetricsConfig;
+  /** `--pinned-memory-pool-byte-size`: pinned host memory for GPU staging buffers. */
+  pinnedMemoryPoolBytes: number;
+  /** `--cuda-memory-pool-byte-size <gpu>:<bytes>`: what each GPU's memory pool keeps; 64 MiB for GPUs not named. */
+  cudaMemoryPoolBytes: Array<[number, number]>;
   /** The trace settings at start-up (`--trace-config`). */
   trace: TraceSettings;
   /** Made by createLogger() (or silentLogger()), its settings also change through the logging extension. */
@@ -109,6 +113,9 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = 
   allowCpuMetrics: true,
   allowGpuMetrics: true,
   metricsConfig: DEFAULT_METRICS_CONFIG,
+  // Triton's defaults: 256 MiB pinned.
+  pinnedMemoryPoolBytes: 256 * 1024 * 1024,
+  cudaMemoryPoolBytes: [],
   trace: DEFAULT_TRACE_SETTINGS,
   logger: silentLogger(),
 };
@@ -131,6 +138,7 @@ export interface RunningServer {
 export async function startServer(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Promise<RunningServer> {
   const options: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...partial };
   const { logger } = options;
+  configureGpuMemory(options.pinnedMemoryPoolBytes, options.cudaMemoryPoolBytes);
   const cpu = options.allowMetrics && options.allowCpuMetrics ? new CpuMetrics() : undefined;
   const gpu = options.allowMetrics && options.allowGpuMetrics ? gpuMetricsOfMachine(logger) : undefined;
   // Counters are read from the registry's versions at each scrape: nothing is counted twice.

@@ -24,3 +24,8 @@ export function gpuMetricsOfMachine(logger: Logger): GpuMetrics | undefined {
     (uuid) => addon!.readNvml(uuid),
   );
 }
+
+/** Hands the GPU memory flags to the CUDA addon before any GPU model loads; nothing to do where the addon is not built. */
+export function configureGpuMemory(pinnedPoolBytes: number, devicePoolBytes: Array<[number, number]>): void {
+  cudaAddon().addon?.configureMemory({ pinnedPoolBytes, devicePoolBytes });
+}
