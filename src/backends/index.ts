@@ -1,5 +1,6 @@
 import { InferenceError } from '../core/index.js';
 import type { InstanceOptions, ModelInstance } from './backend.js';
+import { loadCudaInstance } from './cuda/cuda-instance.js';
 import { loadJavaScriptInstance } from './javascript/javascript-instance.js';
 import { loadOnnxRuntimeInstance } from './onnxruntime/onnxruntime-instance.js';
 
@@ -25,6 +26,7 @@ export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, Mo
 const MODEL_FILENAMES: Readonly<Record<string, readonly string[]>> = {
   onnxruntime: ['model.onnx'],
   javascript: ['model.js', 'model.mjs'],
+  cuda: ['model.onnx'],
 };
 
 /** The backend named by a config's `backend`, or implied by its `platform`. */
@@ -50,5 +52,6 @@ export { gpuAvailability, onnxruntimeCudaProvider, type GpuAvailability } from '
 export async function loadInstance(backend: string, options: InstanceOptions): Promise<ModelInstance> {
   if (backend === 'onnxruntime') return loadOnnxRuntimeInstance(options);
   if (backend === 'javascript') return loadJavaScriptInstance(options);
+  if (backend === 'cuda') return loadCudaInstance(options);
   throw new InferenceError('INVALID_ARG', `unknown backend '${backend}' for model '${options.modelName}'`);
 }
