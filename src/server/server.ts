@@ -18,6 +18,7 @@ import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
 import { MetricsEndpoint } from './metrics-endpoint.js';
+import type { ApiRestrictions } from './restricted-apis.js';
 
 const packageJson = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -73,6 +74,14 @@ export interface ServerOptions {
   trace: TraceSettings;
   /** Made by createLogger() (or silentLogger()), its settings also change through the logging extension. */
   logger: Logger;
+  /** `--http-restricted-api`: HTTP endpoint categories that need a header (none by default). */
+  httpRestrictedApis?: ApiRestrictions;
+  /** `--grpc-restricted-protocol`: gRPC RPC categories that need a metadata header (none by default). */
+  grpcRestrictedProtocols?: ApiRestrictions;
+  /** `--http-header-forward-pattern`: request headers matching it become request parameters. */
+  httpHeaderForwardPattern?: RegExp;
+  /** `--grpc-header-forward-pattern`: request metadata matching it becomes request parameters. */
+  grpcHeaderForwardPattern?: RegExp;
 }
 
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = {
@@ -166,6 +175,8 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       port: options.httpPort,
       maxInputSize: options.httpMaxInputSize,
       logger,
+      restrictedApis: options.httpRestrictedApis,
+      headerForwardPattern: options.httpHeaderForwardPattern,
     });
     try {
       httpPort = await http.listen();
@@ -185,6 +196,8 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       keepaliveTimeMs: options.grpcKeepaliveTimeMs,
       keepaliveTimeoutMs: options.grpcKeepaliveTimeoutMs,
       logger,
+      restrictedProtocols: options.grpcRestrictedProtocols,
+      headerForwardPattern: options.grpcHeaderForwardPattern,
     });
     try {
       grpcPort = await grpcFrontend.listen();
