@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ExecutionNotStartedError, type ModelInstance } from '../backends/index.js';
+import { ExecutionNotStartedError, type ExecutionBatch, type ModelInstance } from '../backends/index.js';
 import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
@@ -150,6 +150,25 @@ export abstract class BatchScheduler implements ModelScheduler {
     cancellation.subscribe(queued.onCancel);
   }
 
+  /**
+   * While a batch is with an instance, a client that goes away sets its request's slot in
+   * a shared flag array the backend can read (see ExecutionBatch.cancelled). Undefined
+   * when no request of the batch can be cancelled.
+   */
+  private watchRunningCancellation(batch: QueuedRequest[]): { flags: Int32Array; stop(): void } | undefined {
+    if (!batch.some((queued) => queued.prepared.request.cancellation)) return undefined;
+    const flags = new Int32Array(new SharedArrayBuffer(4 * batch.length));
+    const handlers = batch.map((queued, k) => {
+      const handler = () => Atomics.store(flags, k, 1);
+      queued.prepared.request.cancellation?.subscribe(handler);
+      return handler;
+    });
+    return {
+      flags,
+      stop: () => batch.forEach((queued, k) => queued.prepared.request.cancellation?.unsubscribe(handlers[k])),
+    };
+  }
+
   private cancelled(): InferenceError {
     return new InferenceError('CANCELLED', `request to model '${this.modelName}' was cancelled by the client`);
   }
@@ -170,6 +189,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     }
     let rows = 0;
     for (const queued of batch) rows += queued.rows;
+    const stopWatching = this.watchRunningCancellation(batch);
     let results: RequestResult[];
     let computeNs = { inputNs: 0, inferNs: 0, outputNs: 0 };
     // The queue time ends when the instance begins the execution, which is later than
@@ -177,7 +197,9 @@ export abstract class BatchScheduler implements ModelScheduler {
     let computeStartMs = dispatchMs;
     let executed = false;
     try {
-      const result = await instance.execute(assembleBatch(batch, this.config));
+      const assembled: ExecutionBatch = assembleBatch(batch, this.config);
+      if (stopWatching) assembled.cancelled = stopWatching.flags;
+      const result = await instance.execute(assembled);
       computeNs = result.timing;
       computeStartMs = Math.max(dispatchMs, steadyNsToPerformanceMs(result.timing.startNs));
       this.statistics.recordExecution(rows, result.timing);
@@ -185,6 +207,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       executed = true;
     } catch (err) {
       if (err instanceof ExecutionNotStartedError && !this.draining && this.putBack(batch)) {
+        stopWatching?.stop();
         this.pool.release(instance);
         this.inFlight -= batch.length;
         for (const queued of batch) this.watchCancellation(queued);
@@ -194,6 +217,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       const error = err instanceof Error ? err.message : String(err);
       results = batch.map(() => ({ error }));
     }
+    stopWatching?.stop();
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const doneMs = performance.now();
     computeStartMs = Math.min(computeStartMs, doneMs);
@@ -201,7 +225,12 @@ export abstract class BatchScheduler implements ModelScheduler {
       const result = results[k];
       const answer = () => {
         this.inFlight--;
-        if ('error' in result) {
+        if (queued.prepared.request.cancellation?.cancelled) {
+          // Its client went away while it ran (or waited in the instance): whatever the
+          // model made of it, nobody receives the answer.
+          this.statistics.recordFailure('CANCELED', (doneMs - queued.arrivalMs) * MS_TO_NS);
+          queued.settle(undefined, this.cancelled());
+        } else if ('error' in result) {
           this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
           queued.settle(undefined, new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${result.error}`));
         } else {
