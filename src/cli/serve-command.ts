@@ -2,6 +2,7 @@ import { DEFAULT_SERVER_OPTIONS, startServer, type ServerOptions } from '../serv
 import { ACCESS_FLAGS, accessOptions } from './access-flags.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flag-parser.js';
 import { OBSERVABILITY_FLAGS, observabilityOptions } from './observability-flags.js';
+import { RATE_LIMIT_FLAGS, rateLimitOptions } from './rate-limit-flags.js';
 
 /**
  * After SIGTERM, keep serving until a second passes without an inference request:
@@ -36,6 +37,7 @@ export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'log-verbose': { kind: 'int', help: 'Verbose logging level; above 0 logs debug detail.', defaultText: '0' },
   ...OBSERVABILITY_FLAGS,
   ...ACCESS_FLAGS,
+  ...RATE_LIMIT_FLAGS,
   help: { kind: 'bool', help: 'Print this help.' },
 };
 
@@ -90,6 +92,7 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     exitOnError: (flags['exit-on-error'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.exitOnError,
     ...observabilityOptions(flags, (flags['http-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.httpAddress),
     ...accessOptions(flags),
+    ...rateLimitOptions(flags),
   };
 }
 

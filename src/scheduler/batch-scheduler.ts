@@ -6,6 +6,7 @@ import type { ModelConfig } from '../repository/model-config.js';
 import { assembleBatch, batchKey, needsBatchKey, splitResult, type RequestResult } from './batch-assembly.js';
 import type { InstancePool } from './instance-pool.js';
 import { QueuedRequest } from './queued-request.js';
+import type { RateLimitedInstance } from './rate-limiter.js';
 import { prepareRequest, type PreparedRequest } from './request-validation.js';
 import type { ModelScheduler } from './scheduler.js';
 import { schedulingParameters, type SchedulingParameters } from './scheduling-parameters.js';
@@ -16,6 +17,8 @@ export interface SchedulerContext {
   config: ModelConfig;
   pool: InstancePool;
   statistics: ModelStatistics;
+  /** `--rate-limit execution_count`: each instance's place in the server's rate limiter, by instance name. */
+  rateLimits?: ReadonlyMap<string, RateLimitedInstance>;
 }
 
 const MS_TO_NS = 1e6;
@@ -42,6 +45,9 @@ export abstract class BatchScheduler implements ModelScheduler {
   private nextSequence = 0;
   private nextToAnswer = 0;
   private readonly heldAnswers = new Map<number, () => void>();
+  private readonly rateLimits: ReadonlyMap<string, RateLimitedInstance> | undefined;
+  /** Called by the rate limiter once it has granted an instance of this model its resources. */
+  private readonly wake = () => this.dispatch();
 
   constructor(context: SchedulerContext) {
     this.modelName = context.modelName;
@@ -49,6 +55,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.config = context.config;
     this.pool = context.pool;
     this.statistics = context.statistics;
+    this.rateLimits = context.rateLimits;
     this.keyed = needsBatchKey(context.config);
     // Requests queued while every instance was down go as soon as one is back.
     this.pool.onAvailable(() => this.dispatch());
@@ -126,11 +133,39 @@ export abstract class BatchScheduler implements ModelScheduler {
 
   /** Hands batches to instances with a free slot for as long as there are both. */
   protected dispatch(): void {
+    if (this.rateLimits) return this.dispatchRateLimited(this.rateLimits);
     while (this.pool.hasFreeSlot) {
       const batch = this.queuedCount > 0 ? this.nextBatch(performance.now()) : undefined;
       if (!batch) break;
       void this.execute(this.pool.acquire()!, batch);
     }
+    this.checkDrained();
+  }
+
+  /**
+   * As dispatch(), but an instance takes a batch only once the rate limiter has given it
+   * its resources; one that must wait is woken by the limiter (see RateLimiter).
+   */
+  private dispatchRateLimited(rateLimits: ReadonlyMap<string, RateLimitedInstance>): void {
+    while (this.queuedCount > 0 && this.pool.hasFreeSlot) {
+      let limit: RateLimitedInstance | undefined;
+      const instance = this.pool.acquireWhere((candidate) => {
+        const entry = rateLimits.get(candidate.name);
+        if (!entry?.tryAcquire(this.wake)) return false;
+        limit = entry;
+        return true;
+      });
+      if (!instance) break;
+      const batch = this.nextBatch(performance.now());
+      if (!batch) {
+        this.pool.release(instance);
+        limit!.release();
+        break;
+      }
+      void this.execute(instance, batch, limit);
+    }
+    // Resources granted while nothing was left to run them go back to the other models.
+    for (const entry of rateLimits.values()) if (entry.granted) entry.release();
     this.checkDrained();
   }
 
@@ -180,7 +215,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.dispatch();
   }
 
-  private async execute(instance: ModelInstance, batch: QueuedRequest[]): Promise<void> {
+  private async execute(instance: ModelInstance, batch: QueuedRequest[], limit?: RateLimitedInstance): Promise<void> {
     const dispatchMs = performance.now();
     this.inFlight += batch.length;
     for (const queued of batch) {
@@ -209,6 +244,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       if (err instanceof ExecutionNotStartedError && !this.draining && this.putBack(batch)) {
         stopWatching?.stop();
         this.pool.release(instance);
+        limit?.release();
         this.inFlight -= batch.length;
         for (const queued of batch) this.watchCancellation(queued);
         this.dispatch();
@@ -218,6 +254,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       results = batch.map(() => ({ error }));
     }
     stopWatching?.stop();
+    limit?.release();
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const doneMs = performance.now();
     computeStartMs = Math.min(computeStartMs, doneMs);

@@ -13,7 +13,7 @@ import {
   type TraceSettings,
 } from '../metrics/index.js';
 import { ModelRegistry, type ModelControlMode } from '../repository/index.js';
-import { ResponseCache } from '../scheduler/index.js';
+import { RateLimiter, ResponseCache, type RateLimitResource } from '../scheduler/index.js';
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
@@ -82,6 +82,10 @@ export interface ServerOptions {
   httpHeaderForwardPattern?: RegExp;
   /** `--grpc-header-forward-pattern`: request metadata matching it becomes request parameters. */
   grpcHeaderForwardPattern?: RegExp;
+  /** `--rate-limit`: `execution_count` runs every execution through the rate limiter; `off` (default) does not. */
+  rateLimit?: 'execution_count' | 'off';
+  /** `--rate-limit-resource`: resource counts that replace the defaults (the most any instance asks for). */
+  rateLimitResources?: RateLimitResource[];
 }
 
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = {
@@ -148,6 +152,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     startupModels: options.loadModels,
     restartPolicy: { maxConsecutiveFailures: options.modelRestartLimit, backoffMs: options.modelRestartBackoffMs },
     responseCache: options.responseCacheBytes !== undefined ? new ResponseCache(options.responseCacheBytes) : undefined,
+    rateLimiter: options.rateLimit === 'execution_count' ? new RateLimiter(options.rateLimitResources) : undefined,
     logger,
     createStatistics: metrics ? (model, version) => new ModelStatistics(metrics.latencyObserver(model, version)) : undefined,
   });
