@@ -18,7 +18,7 @@ export interface RateLimitResource {
 
 /** What one instance needs to execute. */
 export interface InstanceRateLimit {
-  /** `<model>/<version>/<instance>`: unique on the server. */
+  /** `<model>/<version>/<instance>`, for messages. */
   key: string;
   instanceName: string;
   /** The device its per-device resources come from (GPU id; 0 for CPU instances, as in Triton). */
@@ -69,7 +69,11 @@ export class RateLimiter {
   private readonly available = new Map<string, number>();
   /** Copies in use per pool key. */
   private readonly used = new Map<string, number>();
-  private readonly instances = new Map<string, RateLimitedInstance>();
+  /**
+   * Every registered instance. A set, not a map by name: a version being reloaded
+   * registers its new instances before the old ones leave, under the same names.
+   */
+  private readonly instances = new Set<RateLimitedInstance>();
   private readonly waiting = new Set<RateLimitedInstance>();
 
   constructor(private readonly explicit: readonly RateLimitResource[] = []) {}
@@ -92,7 +96,7 @@ export class RateLimiter {
     }
     return limits.map((limit) => {
       const entry = new RateLimitedInstance(limit, this);
-      this.instances.set(limit.key, entry);
+      this.instances.add(entry);
       this.recount();
       return entry;
     });
@@ -103,15 +107,10 @@ export class RateLimiter {
     for (const entry of entries) {
       if (entry.holding) this.free(entry);
       this.waiting.delete(entry);
-      this.instances.delete(entry.limit.key);
+      this.instances.delete(entry);
     }
     this.recount();
     this.serveWaiting();
-  }
-
-  /** The copies of a resource available on a device (global: the one pool), for messages and tests. */
-  capacity(name: string, options: { global?: boolean; device?: number } = {}): number {
-    return this.available.get(poolKey({ name, global: options.global ?? false }, options.device ?? 0)) ?? 0;
   }
 
   tryAcquire(entry: RateLimitedInstance, wake: () => void): boolean {
@@ -151,14 +150,14 @@ export class RateLimiter {
   /** Each pool holds what the command line gives, or else the most any registered instance needs. */
   private recount(): void {
     const needed = new Map<string, number>();
-    for (const { limit } of this.instances.values()) {
+    for (const { limit } of this.instances) {
       for (const resource of limit.resources) {
         const key = poolKey(resource, limit.device);
         needed.set(key, Math.max(needed.get(key) ?? 0, resource.count));
       }
     }
     this.available.clear();
-    for (const { limit } of this.instances.values()) {
+    for (const { limit } of this.instances) {
       for (const resource of limit.resources) {
         const key = poolKey(resource, limit.device);
         this.available.set(key, this.explicitCount(resource, limit.device) ?? needed.get(key)!);

@@ -4,6 +4,8 @@
  * global resources are shared across models, priority orders the waiting instances, and
  * a group asking for more than --rate-limit-resource gives fails to load.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/flag-parser.js';
 import { serveOptionsFromArgs } from '../../src/cli/serve-command.js';
@@ -122,6 +124,36 @@ describe('resources', () => {
     gate.open();
     await answer;
     expect((await record(t.url, 'small', [5])).output).toEqual([5]);
+  });
+});
+
+describe('reload', () => {
+  it('keeps serving a model reloaded in place: its new instances get the resources', async () => {
+    const local = scratchRepository();
+    addJavaScriptModel(local.root, 'reloaded', limited(2));
+    const server = await startTestServer({
+      modelRepositories: [local.root],
+      modelControlMode: 'explicit',
+      loadModels: ['reloaded'],
+      allowGrpc: false,
+      ...rateLimitFrom(['--rate-limit', 'execution_count']),
+    });
+    try {
+      expect((await record(server.url, 'reloaded', [1])).status).toBe(200);
+      // A changed config is reloaded: the new load registers its instances before the old
+      // ones leave, under the same names.
+      writeFileSync(join(local.root, 'reloaded', 'config.pbtxt'), limited(2, { priority: 2 }));
+      expect((await postJson(`${server.url}/v2/repository/models/reloaded/load`, {})).status).toBe(200);
+      const res = await fetch(`${server.url}/v2/models/reloaded/infer`, {
+        method: 'POST',
+        body: JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 1], data: [2] }] }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      await server.server.stop();
+      local.cleanup();
+    }
   });
 });
 
