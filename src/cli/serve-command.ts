@@ -2,6 +2,7 @@ import { DEFAULT_SERVER_OPTIONS, startServer, type ServerOptions } from '../serv
 import { ACCESS_FLAGS, accessOptions } from './access-flags.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flag-parser.js';
 import { OBSERVABILITY_FLAGS, observabilityOptions } from './observability-flags.js';
+import { GPU_FLAGS, gpuOptions } from './gpu-flags.js';
 import { RATE_LIMIT_FLAGS, rateLimitOptions } from './rate-limit-flags.js';
 
 /**
@@ -36,6 +37,7 @@ export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'cache-config': { kind: 'list', help: "Response cache settings as Triton takes them, '<cache>,<key>=<value>': only the 'local' cache, with its 'size' in bytes (e.g. local,size=1048576); repeat for several keys." },
   'log-verbose': { kind: 'int', help: 'Verbose logging level; above 0 logs debug detail.', defaultText: '0' },
   ...OBSERVABILITY_FLAGS,
+  ...GPU_FLAGS,
   ...ACCESS_FLAGS,
   ...RATE_LIMIT_FLAGS,
   help: { kind: 'bool', help: 'Print this help.' },
@@ -91,6 +93,7 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     responseCacheBytes: responseCacheBytes((flags['cache-config'] as string[] | undefined) ?? []),
     exitOnError: (flags['exit-on-error'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.exitOnError,
     ...observabilityOptions(flags, (flags['http-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.httpAddress),
+    ...gpuOptions(flags),
     ...accessOptions(flags),
     ...rateLimitOptions(flags),
   };

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableGpus, defaultModelFilenames, loadInstance, type ModelInstance, type ModelSignature } from '../backends/index.js';
+import { defaultModelFilenames, gpuAvailability, loadInstance, type ModelInstance, type ModelSignature } from '../backends/index.js';
 import { InferenceError, type InferenceRequest, type InferenceResponse, type Logger } from '../core/index.js';
 import { EnsembleScheduler, type ModelResolver } from '../ensemble/index.js';
 import { ModelStatistics } from '../metrics/index.js';
@@ -18,7 +18,7 @@ import {
 } from '../scheduler/index.js';
 import { autoCompleteConfig, validateAgainstModel } from './config-completion.js';
 import { normalizeDynamicBatching } from './dynamic-batching.js';
-import { defaultIntraOpThreads, instanceNames, normalizeInstanceGroups } from './instance-groups.js';
+import { defaultIntraOpThreads, instancePlacements, normalizeInstanceGroups } from './instance-groups.js';
 import type { ModelConfig, ModelInstanceGroup } from './model-config.js';
 import { warmUp } from './model-warmup.js';
 import { loadOutputLabels, type OutputLabels } from './output-labels.js';
@@ -72,10 +72,10 @@ function modelFile(options: VersionLoadOptions, version: string): string {
  */
 function instanceRateLimits(modelName: string, version: string, groups: readonly ModelInstanceGroup[]): InstanceRateLimit[] {
   return groups.flatMap((group) =>
-    Array.from({ length: group.count }, (_, k) => ({
-      key: `${modelName}/${version}/${group.name}_${k}`,
-      instanceName: `${group.name}_${k}`,
-      device: group.kind === 'KIND_GPU' && group.gpus.length > 0 ? group.gpus[k % group.gpus.length] : 0,
+    instancePlacements([group]).map((placement) => ({
+      key: `${modelName}/${version}/${placement.name}`,
+      instanceName: placement.name,
+      device: placement.gpu ?? 0,
       resources: group.rate_limiter?.resources ?? [],
       priority: group.rate_limiter?.priority ?? 0,
     })),
@@ -137,12 +137,21 @@ export class ModelVersion {
     const instances: ModelInstance[] = [];
     try {
       const modelPath = modelFile(options, this.version);
-      const groups = normalizeInstanceGroups(options.config, options.backend, availableGpus(options.backend));
+      const gpus = options.config.instance_group.some((g) => g.kind !== 'KIND_CPU') || options.config.instance_group.length === 0 ? gpuAvailability(options.backend) : { gpus: [] };
+      const groups = normalizeInstanceGroups(options.config, options.backend, gpus.gpus, gpus.reason);
+      groups.forEach((group, index) => {
+        const asked = options.config.instance_group[index]?.kind ?? 'KIND_AUTO';
+        if (asked === 'KIND_AUTO' && group.kind === 'KIND_CPU' && gpus.reason && options.backend !== 'javascript') {
+          logger.info({ model: this.modelName, version: this.version, group: group.name, reason: gpus.reason }, `instance group '${group.name}' (KIND_AUTO) runs on the CPU: ${gpus.reason}`);
+        }
+      });
       // Fail a bad dynamic_batching before starting any instance, unless completion from
       // the model file may still set max_batch_size; it is checked again after completion.
       const given = options.config;
       if (given.max_batch_size > 0 || given.input.length > 0 || given.output.length > 0) normalizeDynamicBatching(given);
-      const names = instanceNames(groups);
+      const placements = instancePlacements(groups);
+      const names = placements.map((p) => p.name);
+      const deviceOf = new Map(placements.map((p) => [p.name, p.gpu]));
       // A group asking for more of a resource than --rate-limit-resource gives fails the load
       // before any instance starts.
       if (options.rateLimiter) {
@@ -170,6 +179,7 @@ export class ModelVersion {
           parameters,
           defaultIntraOpThreads: threads,
           graphOptimizationLevel: options.config.optimization?.graph?.level ?? 0,
+          gpuDevice: deviceOf.get(instanceName),
           infer,
         });
 
