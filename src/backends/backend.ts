@@ -50,6 +50,23 @@ export interface ExecutionBatch {
   inputs: Tensor[];
   outputNames: string[];
   requests: BatchRequest[];
+  /**
+   * One slot per request (on a SharedArrayBuffer, so the main thread's writes are seen
+   * by the worker at once): 1 once the request's client has gone. An execution whose
+   * requests have all gone before it begins is skipped; a running one may look.
+   */
+  cancelled?: Int32Array;
+}
+
+/** The error of an execution skipped because every request of it was cancelled before it began. */
+export const EXECUTION_CANCELLED_MESSAGE = 'every request of this execution was cancelled before it began';
+
+/** Whether every request of the batch has been cancelled by its client. */
+export function allCancelled(batch: ExecutionBatch): boolean {
+  const flags = batch.cancelled;
+  if (!flags || flags.length === 0) return false;
+  for (let k = 0; k < flags.length; k++) if (Atomics.load(flags, k) === 0) return false;
+  return true;
 }
 
 /** One request's answer from a backend that answers requests one by one. */

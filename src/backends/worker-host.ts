@@ -4,7 +4,7 @@
  * load, execute and close.
  */
 import { parentPort } from 'node:worker_threads';
-import type { ExecutionBatch, ExecutionResult, ModelSignature } from './backend.js';
+import { allCancelled, EXECUTION_CANCELLED_MESSAGE, type ExecutionBatch, type ExecutionResult, type ModelSignature } from './backend.js';
 import { Outbox } from './outbox.js';
 import type { CallOutcome, WorkerCommand, WorkerReply } from './worker-protocol.js';
 
@@ -66,6 +66,11 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
   }
 
   async function execute(command: Extract<WorkerCommand, { type: 'execute' }>): Promise<void> {
+    // Handed over ahead of time, it waited here while its clients went away: nobody wants it.
+    if (allCancelled(command.batch)) {
+      replies.post({ type: 'error', id: command.id, message: EXECUTION_CANCELLED_MESSAGE });
+      return;
+    }
     try {
       const { result, transfer } = await instance.execute(command.batch);
       replies.post({ type: 'result', id: command.id, result }, transfer);

@@ -109,7 +109,7 @@ export class WorkerInstance implements ModelInstance {
   execute(batch: ExecutionBatch): Promise<ExecutionResult> {
     if (this.closing) return Promise.reject(new Error(`instance ${this.name} is closed`));
     const id = this.nextId++;
-    const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [] };
+    const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [], cancelled: batch.cancelled };
     const command: WorkerCommand = { type: 'execute', id, batch: sent };
     // An execution handed over behind another one keeps small inputs (they are copied,
     // not transferred): should the instance be lost before it begins, its requests can run

@@ -1,8 +1,10 @@
 import { DEFAULT_SERVER_OPTIONS, startServer, type ServerOptions } from '../server/index.js';
+import { ACCESS_FLAGS, accessOptions } from './access-flags.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flag-parser.js';
 import { OBSERVABILITY_FLAGS, observabilityOptions } from './observability-flags.js';
 import { TLS_FLAGS, tlsOptions } from './tls-flags.js';
 import { GPU_FLAGS, gpuOptions } from './gpu-flags.js';
+import { RATE_LIMIT_FLAGS, rateLimitOptions } from './rate-limit-flags.js';
 
 /**
  * After SIGTERM, keep serving until a second passes without an inference request:
@@ -38,6 +40,8 @@ export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...OBSERVABILITY_FLAGS,
   ...TLS_FLAGS,
   ...GPU_FLAGS,
+  ...ACCESS_FLAGS,
+  ...RATE_LIMIT_FLAGS,
   help: { kind: 'bool', help: 'Print this help.' },
 };
 
@@ -93,6 +97,8 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     ...observabilityOptions(flags, (flags['http-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.httpAddress),
     ...tlsOptions(flags),
     ...gpuOptions(flags),
+    ...accessOptions(flags),
+    ...rateLimitOptions(flags),
   };
 }
 

@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   | 'DEADLINE_EXCEEDED'
   | 'RESOURCE_EXHAUSTED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'PERMISSION_DENIED';
 
 export class InferenceError extends Error {
   constructor(
@@ -32,6 +33,7 @@ const GRPC = {
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
@@ -49,6 +51,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { http: number; grpc: numb
   DEADLINE_EXCEEDED: { http: 400, grpc: GRPC.DEADLINE_EXCEEDED },
   RESOURCE_EXHAUSTED: { http: 400, grpc: GRPC.RESOURCE_EXHAUSTED },
   CANCELLED: { http: 400, grpc: GRPC.CANCELLED },
+  // A restricted API called without its header (--http-restricted-api, --grpc-restricted-protocol).
+  PERMISSION_DENIED: { http: 403, grpc: GRPC.PERMISSION_DENIED },
 };
 
 /** Anything thrown becomes an InferenceError; unexpected errors are INTERNAL with their message kept. */

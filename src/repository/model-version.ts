@@ -4,11 +4,22 @@ import { defaultModelFilenames, gpuAvailability, loadInstance, type ModelInstanc
 import { InferenceError, type InferenceRequest, type InferenceResponse, type Logger } from '../core/index.js';
 import { EnsembleScheduler, type ModelResolver } from '../ensemble/index.js';
 import { ModelStatistics } from '../metrics/index.js';
-import { CachingScheduler, DefaultScheduler, DynamicBatcher, InstancePool, type ModelScheduler, type ResponseCache, type SchedulerContext } from '../scheduler/index.js';
+import {
+  CachingScheduler,
+  DefaultScheduler,
+  DynamicBatcher,
+  InstancePool,
+  type InstanceRateLimit,
+  type ModelScheduler,
+  type RateLimitedInstance,
+  type RateLimiter,
+  type ResponseCache,
+  type SchedulerContext,
+} from '../scheduler/index.js';
 import { autoCompleteConfig, validateAgainstModel } from './config-completion.js';
 import { normalizeDynamicBatching } from './dynamic-batching.js';
 import { defaultIntraOpThreads, instancePlacements, normalizeInstanceGroups } from './instance-groups.js';
-import type { ModelConfig } from './model-config.js';
+import type { ModelConfig, ModelInstanceGroup } from './model-config.js';
 import { warmUp } from './model-warmup.js';
 import { loadOutputLabels, type OutputLabels } from './output-labels.js';
 
@@ -30,6 +41,8 @@ export interface VersionLoadOptions {
   responseCache?: ResponseCache;
   /** Called when the version stops being READY on its own (its instances keep failing), so that ensembles using it can say so. */
   onUnavailable?: () => void;
+  /** `--rate-limit execution_count`: the server's rate limiter, which every instance's executions go through. */
+  rateLimiter?: RateLimiter;
 }
 
 /** How dead instances come back: `--model-restart-limit`, `--model-restart-backoff-ms`. */
@@ -53,6 +66,22 @@ function modelFile(options: VersionLoadOptions, version: string): string {
 }
 
 /** The dynamic batcher when the config asks for one (as Triton, also for max_batch_size 0: priorities and queue policies still apply), else the default scheduler. */
+/**
+ * Each instance's rate limiter requirements: its group's `rate_limiter` resources and
+ * priority, on the device it runs on (a GPU id; 0 for CPU instances, as in Triton).
+ */
+function instanceRateLimits(modelName: string, version: string, groups: readonly ModelInstanceGroup[]): InstanceRateLimit[] {
+  return groups.flatMap((group) =>
+    instancePlacements([group]).map((placement) => ({
+      key: `${modelName}/${version}/${placement.name}`,
+      instanceName: placement.name,
+      device: placement.gpu ?? 0,
+      resources: group.rate_limiter?.resources ?? [],
+      priority: group.rate_limiter?.priority ?? 0,
+    })),
+  );
+}
+
 function createScheduler(context: SchedulerContext): ModelScheduler {
   const batching = context.config.dynamic_batching;
   return batching ? new DynamicBatcher(context, batching) : new DefaultScheduler(context);
@@ -75,6 +104,9 @@ export class ModelVersion {
   /** The response cache's scope of this load, whose entries are dropped when the version unloads. */
   private cacheScope: string | undefined;
   private responseCache: ResponseCache | undefined;
+  /** This version's instances in the server's rate limiter, while loaded with --rate-limit. */
+  private rateLimits: RateLimitedInstance[] = [];
+  private rateLimiter: RateLimiter | undefined;
 
   constructor(
     readonly modelName: string,
@@ -120,6 +152,12 @@ export class ModelVersion {
       const placements = instancePlacements(groups);
       const names = placements.map((p) => p.name);
       const deviceOf = new Map(placements.map((p) => [p.name, p.gpu]));
+      // A group asking for more of a resource than --rate-limit-resource gives fails the load
+      // before any instance starts.
+      if (options.rateLimiter) {
+        this.rateLimiter = options.rateLimiter;
+        this.rateLimits = options.rateLimiter.register(instanceRateLimits(this.modelName, this.version, groups));
+      }
       const parameters = Object.fromEntries(
         Object.entries(options.config.parameters).map(([key, value]) => [key, value.string_value]),
       );
@@ -197,6 +235,7 @@ export class ModelVersion {
         config,
         pool: this.pool,
         statistics: this.statistics,
+        rateLimits: this.rateLimiter ? new Map(this.rateLimits.map((entry) => [entry.limit.instanceName, entry])) : undefined,
       });
       const cache = options.responseCache;
       if (cache && config.response_cache?.enable) {
@@ -211,6 +250,7 @@ export class ModelVersion {
       logger.info({ model: this.modelName, version: this.version, instances: instances.length }, 'model ready');
     } catch (err) {
       await Promise.all(instances.map((instance) => instance.close()));
+      this.leaveRateLimiter();
       this.markUnavailable(err instanceof Error ? err.message : String(err));
       logger.error({ model: this.modelName, version: this.version, reason: this.reason }, 'model failed to load');
     }
@@ -269,6 +309,7 @@ export class ModelVersion {
     }
     await this.scheduler?.drain();
     await this.pool?.close();
+    this.leaveRateLimiter();
     this.scheduler = undefined;
     this.pool = undefined;
     if (this.cacheScope !== undefined) this.responseCache?.invalidate(this.cacheScope);
@@ -276,6 +317,12 @@ export class ModelVersion {
     this.state = 'UNAVAILABLE';
     this.reason = 'unloaded';
     if (serving) this.logger?.info({ model: this.modelName, version: this.version }, 'model unloaded');
+  }
+
+  private leaveRateLimiter(): void {
+    this.rateLimiter?.unregister(this.rateLimits);
+    this.rateLimits = [];
+    this.rateLimiter = undefined;
   }
 
   /** The instances keep dying: the version cannot answer, and says so everywhere an operator looks. */

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { InferenceError, type Logger } from '../core/index.js';
 import type { ModelResolver } from '../ensemble/index.js';
 import type { ModelStatistics } from '../metrics/index.js';
-import type { ResponseCache } from '../scheduler/index.js';
+import type { RateLimiter, ResponseCache } from '../scheduler/index.js';
 import type { ModelConfig } from './model-config.js';
 import {
   loadOverridesFromParameters,
@@ -35,6 +35,8 @@ export interface RegistryOptions {
   logger: Logger;
   /** Makes each new version's statistics (the metrics give them their latency observers); plain ones by default. */
   createStatistics?: (model: string, version: string) => ModelStatistics;
+  /** `--rate-limit execution_count`: the rate limiter every model's instances share. */
+  rateLimiter?: RateLimiter;
 }
 
 const DEFAULT_RESTART_POLICY: InstanceRestartPolicy = { maxConsecutiveFailures: 5, backoffMs: 100 };
@@ -403,7 +405,7 @@ export class ModelRegistry {
       const version = new ModelVersion(name, v, prepared.config, this.options.createStatistics?.(name, v));
       replaced.set(v, version);
       loads.push(
-        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, restartPolicy: this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, responseCache: this.options.responseCache, logger, resolveModel: this.resolveModel, onUnavailable: () => this.refreshDependents(name) }),
+        version.load({ modelName: name, version: v, modelDir, backend: prepared.backend, config: prepared.config, strictModelConfig: this.options.strictModelConfig, restartPolicy: this.options.restartPolicy ?? DEFAULT_RESTART_POLICY, responseCache: this.options.responseCache, rateLimiter: this.options.rateLimiter, logger, resolveModel: this.resolveModel, onUnavailable: () => this.refreshDependents(name) }),
       );
     }
     await Promise.all(loads);

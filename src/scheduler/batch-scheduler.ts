@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { ExecutionNotStartedError, type ModelInstance } from '../backends/index.js';
+import { ExecutionNotStartedError, type ExecutionBatch, type ModelInstance } from '../backends/index.js';
 import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import { assembleBatch, batchKey, needsBatchKey, splitResult, type RequestResult } from './batch-assembly.js';
 import type { InstancePool } from './instance-pool.js';
 import { QueuedRequest } from './queued-request.js';
+import type { RateLimitedInstance } from './rate-limiter.js';
 import { prepareRequest, type PreparedRequest } from './request-validation.js';
 import type { ModelScheduler } from './scheduler.js';
 import { schedulingParameters, type SchedulingParameters } from './scheduling-parameters.js';
@@ -16,6 +17,8 @@ export interface SchedulerContext {
   config: ModelConfig;
   pool: InstancePool;
   statistics: ModelStatistics;
+  /** `--rate-limit execution_count`: each instance's place in the server's rate limiter, by instance name. */
+  rateLimits?: ReadonlyMap<string, RateLimitedInstance>;
 }
 
 const MS_TO_NS = 1e6;
@@ -42,6 +45,9 @@ export abstract class BatchScheduler implements ModelScheduler {
   private nextSequence = 0;
   private nextToAnswer = 0;
   private readonly heldAnswers = new Map<number, () => void>();
+  private readonly rateLimits: ReadonlyMap<string, RateLimitedInstance> | undefined;
+  /** Called by the rate limiter once it has granted an instance of this model its resources. */
+  private readonly wake = () => this.dispatch();
 
   constructor(context: SchedulerContext) {
     this.modelName = context.modelName;
@@ -49,6 +55,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.config = context.config;
     this.pool = context.pool;
     this.statistics = context.statistics;
+    this.rateLimits = context.rateLimits;
     this.keyed = needsBatchKey(context.config);
     // Requests queued while every instance was down go as soon as one is back.
     this.pool.onAvailable(() => this.dispatch());
@@ -126,11 +133,39 @@ export abstract class BatchScheduler implements ModelScheduler {
 
   /** Hands batches to instances with a free slot for as long as there are both. */
   protected dispatch(): void {
+    if (this.rateLimits) return this.dispatchRateLimited(this.rateLimits);
     while (this.pool.hasFreeSlot) {
       const batch = this.queuedCount > 0 ? this.nextBatch(performance.now()) : undefined;
       if (!batch) break;
       void this.execute(this.pool.acquire()!, batch);
     }
+    this.checkDrained();
+  }
+
+  /**
+   * As dispatch(), but an instance takes a batch only once the rate limiter has given it
+   * its resources; one that must wait is woken by the limiter (see RateLimiter).
+   */
+  private dispatchRateLimited(rateLimits: ReadonlyMap<string, RateLimitedInstance>): void {
+    while (this.queuedCount > 0 && this.pool.hasFreeSlot) {
+      let limit: RateLimitedInstance | undefined;
+      const instance = this.pool.acquireWhere((candidate) => {
+        const entry = rateLimits.get(candidate.name);
+        if (!entry?.tryAcquire(this.wake)) return false;
+        limit = entry;
+        return true;
+      });
+      if (!instance) break;
+      const batch = this.nextBatch(performance.now());
+      if (!batch) {
+        this.pool.release(instance);
+        limit!.release();
+        break;
+      }
+      void this.execute(instance, batch, limit);
+    }
+    // Resources granted while nothing was left to run them go back to the other models.
+    for (const entry of rateLimits.values()) if (entry.granted) entry.release();
     this.checkDrained();
   }
 
@@ -150,6 +185,25 @@ export abstract class BatchScheduler implements ModelScheduler {
     cancellation.subscribe(queued.onCancel);
   }
 
+  /**
+   * While a batch is with an instance, a client that goes away sets its request's slot in
+   * a shared flag array the backend can read (see ExecutionBatch.cancelled). Undefined
+   * when no request of the batch can be cancelled.
+   */
+  private watchRunningCancellation(batch: QueuedRequest[]): { flags: Int32Array; stop(): void } | undefined {
+    if (!batch.some((queued) => queued.prepared.request.cancellation)) return undefined;
+    const flags = new Int32Array(new SharedArrayBuffer(4 * batch.length));
+    const handlers = batch.map((queued, k) => {
+      const handler = () => Atomics.store(flags, k, 1);
+      queued.prepared.request.cancellation?.subscribe(handler);
+      return handler;
+    });
+    return {
+      flags,
+      stop: () => batch.forEach((queued, k) => queued.prepared.request.cancellation?.unsubscribe(handlers[k])),
+    };
+  }
+
   private cancelled(): InferenceError {
     return new InferenceError('CANCELLED', `request to model '${this.modelName}' was cancelled by the client`);
   }
@@ -161,7 +215,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.dispatch();
   }
 
-  private async execute(instance: ModelInstance, batch: QueuedRequest[]): Promise<void> {
+  private async execute(instance: ModelInstance, batch: QueuedRequest[], limit?: RateLimitedInstance): Promise<void> {
     const dispatchMs = performance.now();
     this.inFlight += batch.length;
     for (const queued of batch) {
@@ -170,6 +224,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     }
     let rows = 0;
     for (const queued of batch) rows += queued.rows;
+    const stopWatching = this.watchRunningCancellation(batch);
     let results: RequestResult[];
     let computeNs = { inputNs: 0, inferNs: 0, outputNs: 0 };
     // The queue time ends when the instance begins the execution, which is later than
@@ -177,7 +232,9 @@ export abstract class BatchScheduler implements ModelScheduler {
     let computeStartMs = dispatchMs;
     let executed = false;
     try {
-      const result = await instance.execute(assembleBatch(batch, this.config));
+      const assembled: ExecutionBatch = assembleBatch(batch, this.config);
+      if (stopWatching) assembled.cancelled = stopWatching.flags;
+      const result = await instance.execute(assembled);
       computeNs = result.timing;
       computeStartMs = Math.max(dispatchMs, steadyNsToPerformanceMs(result.timing.startNs));
       this.statistics.recordExecution(rows, result.timing);
@@ -185,7 +242,9 @@ export abstract class BatchScheduler implements ModelScheduler {
       executed = true;
     } catch (err) {
       if (err instanceof ExecutionNotStartedError && !this.draining && this.putBack(batch)) {
+        stopWatching?.stop();
         this.pool.release(instance);
+        limit?.release();
         this.inFlight -= batch.length;
         for (const queued of batch) this.watchCancellation(queued);
         this.dispatch();
@@ -194,6 +253,8 @@ export abstract class BatchScheduler implements ModelScheduler {
       const error = err instanceof Error ? err.message : String(err);
       results = batch.map(() => ({ error }));
     }
+    stopWatching?.stop();
+    limit?.release();
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const doneMs = performance.now();
     computeStartMs = Math.min(computeStartMs, doneMs);
@@ -201,7 +262,12 @@ export abstract class BatchScheduler implements ModelScheduler {
       const result = results[k];
       const answer = () => {
         this.inFlight--;
-        if ('error' in result) {
+        if (queued.prepared.request.cancellation?.cancelled) {
+          // Its client went away while it ran (or waited in the instance): whatever the
+          // model made of it, nobody receives the answer.
+          this.statistics.recordFailure('CANCELED', (doneMs - queued.arrivalMs) * MS_TO_NS);
+          queued.settle(undefined, this.cancelled());
+        } else if ('error' in result) {
           this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
           queued.settle(undefined, new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${result.error}`));
         } else {

@@ -72,6 +72,21 @@ export class InstancePool {
   }
 
   /**
+   * Like acquire(), among the instances with a free slot for which `usable` holds (asked
+   * least busy first, and only until one says yes).
+   */
+  acquireWhere(usable: (instance: ModelInstance) => boolean): ModelInstance | undefined {
+    const limit = this.slotsPerInstance;
+    const candidates = [...this.executing].filter(([, count]) => count < limit).sort((a, b) => a[1] - b[1]);
+    for (const [instance, count] of candidates) {
+      if (!usable(instance)) continue;
+      this.executing.set(instance, count + 1);
+      return instance;
+    }
+    return undefined;
+  }
+
+  /**
    * Gives the slot back. `executionMs` (the worker's own timing) is given for an
    * execution that succeeded: it ends a run of failures and feeds the mean execution time.
    */

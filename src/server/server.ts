@@ -13,13 +13,14 @@ import {
   type TraceSettings,
 } from '../metrics/index.js';
 import { ModelRegistry, type ModelControlMode } from '../repository/index.js';
-import { ResponseCache } from '../scheduler/index.js';
+import { RateLimiter, ResponseCache, type RateLimitResource } from '../scheduler/index.js';
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
 import { configureGpuMemory, gpuMetricsOfMachine } from './gpu-resources.js';
 import { MetricsEndpoint } from './metrics-endpoint.js';
 import { loadGrpcTls, loadHttpsFiles, type GrpcTlsOptions, type HttpTlsOptions } from './tls-files.js';
+import type { ApiRestrictions } from './restricted-apis.js';
 
 const packageJson = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -85,6 +86,18 @@ export interface ServerOptions {
   grpcTls?: GrpcTlsOptions;
   /** `--http-ssl-cert`, `--http-ssl-key` (and `--http-ssl-ca`); absent, plain HTTP. */
   httpTls?: HttpTlsOptions;
+  /** `--http-restricted-api`: HTTP endpoint categories that need a header (none by default). */
+  httpRestrictedApis?: ApiRestrictions;
+  /** `--grpc-restricted-protocol`: gRPC RPC categories that need a metadata header (none by default). */
+  grpcRestrictedProtocols?: ApiRestrictions;
+  /** `--http-header-forward-pattern`: request headers matching it become request parameters. */
+  httpHeaderForwardPattern?: RegExp;
+  /** `--grpc-header-forward-pattern`: request metadata matching it becomes request parameters. */
+  grpcHeaderForwardPattern?: RegExp;
+  /** `--rate-limit`: `execution_count` runs every execution through the rate limiter; `off` (default) does not. */
+  rateLimit?: 'execution_count' | 'off';
+  /** `--rate-limit-resource`: resource counts that replace the defaults (the most any instance asks for). */
+  rateLimitResources?: RateLimitResource[];
 }
 
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = {
@@ -160,6 +173,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     startupModels: options.loadModels,
     restartPolicy: { maxConsecutiveFailures: options.modelRestartLimit, backoffMs: options.modelRestartBackoffMs },
     responseCache: options.responseCacheBytes !== undefined ? new ResponseCache(options.responseCacheBytes) : undefined,
+    rateLimiter: options.rateLimit === 'execution_count' ? new RateLimiter(options.rateLimitResources) : undefined,
     logger,
     createStatistics: metrics ? (model, version) => new ModelStatistics(metrics.latencyObserver(model, version)) : undefined,
   });
@@ -188,6 +202,8 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       maxInputSize: options.httpMaxInputSize,
       https,
       logger,
+      restrictedApis: options.httpRestrictedApis,
+      headerForwardPattern: options.httpHeaderForwardPattern,
     });
     try {
       httpPort = await http.listen();
@@ -208,6 +224,8 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       keepaliveTimeoutMs: options.grpcKeepaliveTimeoutMs,
       tls: grpcTls,
       logger,
+      restrictedProtocols: options.grpcRestrictedProtocols,
+      headerForwardPattern: options.grpcHeaderForwardPattern,
     });
     try {
       grpcPort = await grpcFrontend.listen();

@@ -26,6 +26,14 @@ export type Message = any;
 export interface CallOptions {
   /** Milliseconds from now. */
   deadlineMs?: number;
+  /** Request metadata (headers) sent with the call. */
+  metadata?: Record<string, string>;
+}
+
+export function metadataOf(entries: Record<string, string> = {}): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(entries)) metadata.set(key, value);
+  return metadata;
 }
 
 export class InferenceClient {
@@ -39,7 +47,7 @@ export class InferenceClient {
   call(method: string, request: Message = {}, options: CallOptions = {}): Promise<Message> {
     const callOptions: grpc.CallOptions = options.deadlineMs !== undefined ? { deadline: Date.now() + options.deadlineMs } : {};
     return new Promise((resolve, reject) => {
-      this.stub[method](request, new grpc.Metadata(), callOptions, (err: grpc.ServiceError | null, response: Message) =>
+      this.stub[method](request, metadataOf(options.metadata), callOptions, (err: grpc.ServiceError | null, response: Message) =>
         err ? reject(err) : resolve(response),
       );
     });
@@ -55,8 +63,8 @@ export class InferenceClient {
     throw new Error(`${method} succeeded where a failure was expected`);
   }
 
-  stream(): grpc.ClientDuplexStream<Message, Message> {
-    return this.stub.ModelStreamInfer();
+  stream(metadata?: Record<string, string>): grpc.ClientDuplexStream<Message, Message> {
+    return metadata ? this.stub.ModelStreamInfer(metadataOf(metadata)) : this.stub.ModelStreamInfer();
   }
 
   close(): void {

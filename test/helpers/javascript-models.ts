@@ -93,3 +93,20 @@ export async function record(url: string, model: string, values: number[], rows 
 export function pending(server: RunningServer, model: string): number {
   return server.registry.resolve(model).requestScheduler.pendingCount;
 }
+
+/** A JavaScript model that echoes INPUT0 (INT32 [2]) and reports the request parameters it saw as JSON in PARAMETERS. */
+export const PARAMETER_ECHO_SOURCE = `export function execute(requests) {
+  return requests.map(({ inputs, parameters }) => ({
+    outputs: { OUTPUT0: inputs.INPUT0, PARAMETERS: { shape: [1], data: [JSON.stringify(parameters)] } },
+  }));
+}
+`;
+
+export const PARAMETER_ECHO_CONFIG = `backend: "javascript"
+max_batch_size: 0
+input [{ name: "INPUT0", data_type: TYPE_INT32, dims: [ 2 ] }]
+output [
+  { name: "OUTPUT0", data_type: TYPE_INT32, dims: [ 2 ] },
+  { name: "PARAMETERS", data_type: TYPE_STRING, dims: [ 1 ] }
+]
+`;

@@ -48,6 +48,13 @@ export interface ModelRequest {
   /** The outputs this request asked for; others may be returned and are dropped. */
   requestedOutputs: string[];
   parameters: Parameters;
+  /**
+   * Whether the client has gone away (HTTP disconnect, gRPC cancel or deadline) since the
+   * request was queued, as Triton's Python backend's `is_cancelled()`. A long execute()
+   * may check it and stop early: the answer of a cancelled request is dropped and it
+   * counts as a CANCELED failure whatever execute() returns.
+   */
+  isCancelled(): boolean;
 }
 
 /**

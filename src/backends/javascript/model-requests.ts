@@ -10,7 +10,7 @@ import type { ModelRequest, ModelTensor } from './model-api.js';
 export function modelRequests(batch: ExecutionBatch, batching: boolean): ModelRequest[] {
   if (!batching) {
     const [only] = batch.requests;
-    return [request(only, Object.fromEntries(batch.inputs.map((input) => [input.name, input as ModelTensor])))];
+    return [request(only, Object.fromEntries(batch.inputs.map((input) => [input.name, input as ModelTensor])), batch.cancelled, 0)];
   }
   const rowOffsets: number[] = [];
   let row = 0;
@@ -18,7 +18,7 @@ export function modelRequests(batch: ExecutionBatch, batching: boolean): ModelRe
     rowOffsets.push(row);
     row += rows;
   }
-  const requests = batch.requests.map((info) => request(info, {}));
+  const requests = batch.requests.map((info, k) => request(info, {}, batch.cancelled, k));
   for (const input of batch.inputs) {
     const itemShape = input.shape.slice(1);
     const rowElements = elementCount(itemShape);
@@ -32,8 +32,9 @@ export function modelRequests(batch: ExecutionBatch, batching: boolean): ModelRe
   return requests;
 }
 
-function request(info: ExecutionBatch['requests'][number], inputs: Record<string, ModelTensor>): ModelRequest {
-  const request: ModelRequest = { inputs, requestedOutputs: info.outputNames, parameters: info.parameters ?? {} };
+function request(info: ExecutionBatch['requests'][number], inputs: Record<string, ModelTensor>, cancelled: Int32Array | undefined, index: number): ModelRequest {
+  const isCancelled = cancelled ? () => Atomics.load(cancelled, index) === 1 : () => false;
+  const request: ModelRequest = { inputs, requestedOutputs: info.outputNames, parameters: info.parameters ?? {}, isCancelled };
   if (info.id !== undefined) request.id = info.id;
   return request;
 }

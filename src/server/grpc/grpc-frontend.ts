@@ -5,6 +5,8 @@ import { Cancellation, type Logger } from '../../core/index.js';
 import { encodeModelConfig, type ModelConfig } from '../../repository/index.js';
 import type { DataPlane } from '../data-plane.js';
 import type { GrpcTlsFiles } from '../tls-files.js';
+import { addForwardedHeaders, forwardsHeader } from '../header-forwarding.js';
+import { restrictionFailure, type ApiRestrictions, type RestrictedCategory } from '../restricted-apis.js';
 import { decodeMessage, encodeMessage, inferenceService, int64ToNumber, type Int64 } from './grpc-messages.js';
 import { repositoryParametersFromWire, type RepositoryParameterMessage } from './repository-parameters.js';
 import { grpcStatusOf, notImplemented } from './grpc-status.js';
@@ -32,6 +34,50 @@ export interface GrpcFrontendOptions {
   /** Absent: plain text. */
   tls?: GrpcTlsFiles;
   logger: Logger;
+  /** `--grpc-restricted-protocol`: categories of RPCs that need a metadata header; none by default. */
+  restrictedProtocols?: ApiRestrictions;
+  /** `--grpc-header-forward-pattern`: metadata whose key matches becomes request parameters. */
+  headerForwardPattern?: RegExp;
+}
+
+/** Each RPC's restricted-protocol category, as Triton groups them. */
+const RPC_CATEGORY: Readonly<Record<string, RestrictedCategory>> = {
+  ServerLive: 'health',
+  ServerReady: 'health',
+  ModelReady: 'health',
+  ServerMetadata: 'metadata',
+  ModelMetadata: 'metadata',
+  ModelInfer: 'inference',
+  ModelStreamInfer: 'inference',
+  ModelConfig: 'model-config',
+  ModelStatistics: 'statistics',
+  RepositoryIndex: 'model-repository',
+  RepositoryModelLoad: 'model-repository',
+  RepositoryModelUnload: 'model-repository',
+  SystemSharedMemoryStatus: 'shared-memory',
+  SystemSharedMemoryRegister: 'shared-memory',
+  SystemSharedMemoryUnregister: 'shared-memory',
+  CudaSharedMemoryStatus: 'shared-memory',
+  CudaSharedMemoryRegister: 'shared-memory',
+  CudaSharedMemoryUnregister: 'shared-memory',
+  TraceSetting: 'trace',
+  LogSettings: 'logging',
+};
+
+/** A metadata value by key, as a string ('' when absent or binary). */
+function metadataText(metadata: grpc.Metadata, key: string): string {
+  const [value] = metadata.get(key);
+  return typeof value === 'string' ? value : '';
+}
+
+/** The metadata entries forwarded as request parameters (string values only; `-bin` keys carry bytes). */
+function forwardedMetadata(metadata: grpc.Metadata, pattern: RegExp | undefined): Array<[string, string]> {
+  if (!pattern) return [];
+  const forwarded: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (typeof value === 'string' && forwardsHeader(pattern, key)) forwarded.push([key, value]);
+  }
+  return forwarded;
 }
 
 function serverCredentials(tls: GrpcTlsFiles | undefined): grpc.ServerCredentials {
@@ -125,6 +171,11 @@ export class GrpcFrontend {
     const implementation = this.implementation();
     const missing = Object.keys(definition).filter((name) => !(name in implementation));
     if (missing.length > 0) throw new Error(`GRPCInferenceService RPCs without a handler: ${missing.join(', ')}`);
+    const uncategorized = Object.keys(definition).filter((name) => !(name in RPC_CATEGORY));
+    if (uncategorized.length > 0) throw new Error(`GRPCInferenceService RPCs without a restricted-protocol category: ${uncategorized.join(', ')}`);
+    if (options.restrictedProtocols && Object.keys(options.restrictedProtocols).length > 0) {
+      for (const name of Object.keys(implementation)) implementation[name] = this.restricted(RPC_CATEGORY[name], implementation[name]);
+    }
     this.server.addService(definition, implementation);
   }
 
@@ -149,6 +200,19 @@ export class GrpcFrontend {
       this.server.tryShutdown(() => resolve());
     });
     return this.closing;
+  }
+
+  /** Refuses a call without the category's metadata header before the handler sees it. */
+  private restricted(category: RestrictedCategory, handler: grpc.UntypedHandleCall): grpc.UntypedHandleCall {
+    const restrictions = this.options.restrictedProtocols!;
+    if (!restrictions[category]) return handler;
+    return ((call: grpc.ServerUnaryCall<Bytes, Bytes> | grpc.ServerDuplexStream<Bytes, Bytes>, callback?: grpc.sendUnaryData<Bytes>) => {
+      const refusal = restrictionFailure(restrictions, category, (key) => metadataText(call.metadata, key), 'protocol');
+      if (!refusal) return (handler as (...args: unknown[]) => void)(call, callback);
+      const status = grpcStatusOf(refusal);
+      if (callback) callback(status);
+      else (call as grpc.ServerDuplexStream<Bytes, Bytes>).emit('error', status);
+    }) as grpc.UntypedHandleCall;
   }
 
   private unary(handle: UnaryHandler): grpc.handleUnaryCall<Bytes, Bytes> {
@@ -191,7 +255,7 @@ export class GrpcFrontend {
       ModelConfig: this.unary((bytes) => encodeModelConfigResponse(dp.modelConfig(...nameAndVersion('ModelConfigRequest', bytes)))),
       ModelInfer: (call: grpc.ServerUnaryCall<Bytes, Bytes>, callback: grpc.sendUnaryData<Bytes>) => this.infer(call, callback),
       ModelStreamInfer: (call: grpc.ServerDuplexStream<Bytes, Bytes>) => {
-        const stream = new InferStream(call, dp, this.options.logger, (done) => this.streams.delete(done));
+        const stream = new InferStream(call, dp, this.options.logger, (done) => this.streams.delete(done), forwardedMetadata(call.metadata, this.options.headerForwardPattern));
         this.streams.add(stream);
         if (this.closing) stream.shutdown();
       },
@@ -271,6 +335,7 @@ export class GrpcFrontend {
       callback(grpcStatusOf(err));
       return;
     }
+    addForwardedHeaders(request, forwardedMetadata(call.metadata, this.options.headerForwardPattern));
     const cancellation = new Cancellation();
     request.cancellation = cancellation;
     let answered = false;

@@ -8,6 +8,7 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { Cancellation, InferenceError, toInferenceError, type Logger } from '../../core/index.js';
 import type { DataPlane } from '../data-plane.js';
+import { addForwardedHeaders } from '../header-forwarding.js';
 import type { ModelInferRequestMessage } from './grpc-messages.js';
 import { encodeStreamInferError, encodeStreamInferResponse, inferenceRequestFrom, parseModelInferRequest } from './infer-codec.js';
 
@@ -23,6 +24,8 @@ export class InferStream {
     private readonly dataPlane: DataPlane,
     private readonly logger: Logger,
     private readonly onFinished: (stream: InferStream) => void,
+    /** The call's metadata forwarded as parameters of every request on the stream. */
+    private readonly forwardedHeaders: ReadonlyArray<readonly [string, string]> = [],
   ) {
     call.on('data', (bytes: Buffer) => this.onRequest(bytes));
     call.on('end', () => {
@@ -46,6 +49,7 @@ export class InferStream {
       message = parseModelInferRequest(bytes);
       if (this.shuttingDown) throw new InferenceError('UNAVAILABLE', 'the server is shutting down; the request was not started');
       const request = inferenceRequestFrom(message, this.dataPlane.sharedMemory);
+      addForwardedHeaders(request, this.forwardedHeaders);
       const cancellation = new Cancellation();
       request.cancellation = cancellation;
       const started = message;

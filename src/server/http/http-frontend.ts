@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import uWS from 'uWebSockets.js';
 import { Cancellation, ERROR_STATUS, InferenceError, toInferenceError, type Logger } from '../../core/index.js';
 import type { DataPlane } from '../data-plane.js';
+import { addForwardedHeaders, forwardsHeader } from '../header-forwarding.js';
+import { restrictionFailure, type ApiRestrictions } from '../restricted-apis.js';
 import { INFERENCE_HEADER_CONTENT_LENGTH } from './binary-infer-codec.js';
 import { decodeBody, encodeBody, requestCoding, responseCoding } from './content-coding.js';
 import { decodeInferRequest } from './infer-request-decoder.js';
 import { encodeInferResponse } from './infer-response-encoder.js';
 import { readBody } from './request-body.js';
+import { httpRestrictedCategory } from './restricted-routes.js';
 import { parseCudaRegisterRequest, parseRegisterRequest } from './shared-memory-register.js';
 import { statusLine } from './status-line.js';
 import { pathParameter } from './path-parameter.js';
@@ -25,6 +28,10 @@ export interface HttpFrontendOptions {
   /** Absent: plain HTTP. */
   https?: HttpsFiles;
   logger: Logger;
+  /** `--http-restricted-api`: categories of endpoints that need a header; none by default. */
+  restrictedApis?: ApiRestrictions;
+  /** `--http-header-forward-pattern`: headers whose name matches become request parameters. */
+  headerForwardPattern?: RegExp;
 }
 
 /** One HTTP exchange: knows whether the client is still there and answers at most once. */
@@ -224,16 +231,29 @@ export class HttpFrontend {
     });
   }
 
-  /** Wraps a synchronous handler so that any throw becomes an error answer. */
+  /**
+   * Wraps a synchronous handler so that any throw becomes an error answer. A restricted
+   * endpoint called without its header is refused here, before its body is read.
+   */
   private handle(handler: (exchange: Exchange, req: uWS.HttpRequest) => void) {
     return (res: uWS.HttpResponse, req: uWS.HttpRequest) => {
       const exchange = this.exchange(res);
       try {
+        this.checkRestriction(req);
         handler(exchange, req);
       } catch (err) {
         exchange.sendError(err);
       }
     };
+  }
+
+  private checkRestriction(req: uWS.HttpRequest): void {
+    const restrictions = this.options.restrictedApis;
+    if (!restrictions) return;
+    const category = httpRestrictedCategory(req.getUrl());
+    if (!category) return;
+    const refusal = restrictionFailure(restrictions, category, (name) => req.getHeader(name), 'API');
+    if (refusal) throw refusal;
   }
 
   private routes(): void {
@@ -375,6 +395,7 @@ export class HttpFrontend {
       headerLength: req.getHeader(INFERENCE_HEADER_CONTENT_LENGTH),
       contentEncoding: req.getHeader('content-encoding'),
       acceptEncoding: req.getHeader('accept-encoding'),
+      forwarded: this.forwardedHeaders(req),
     };
     readBody(ex.res, req, this.options.maxInputSize, (err, body) => {
       if (err) return ex.sendError(err, true);
@@ -383,12 +404,19 @@ export class HttpFrontend {
     });
   }
 
+  private forwardedHeaders(req: uWS.HttpRequest): Array<[string, string]> {
+    const pattern = this.options.headerForwardPattern;
+    const forwarded: Array<[string, string]> = [];
+    if (pattern) req.forEach((name, value) => forwardsHeader(pattern, name) && forwarded.push([name, value]));
+    return forwarded;
+  }
+
   private async inferBody(
     ex: Exchange,
     model: string,
     version: string | undefined,
     raw: Uint8Array,
-    headers: { headerLength: string; contentEncoding: string; acceptEncoding: string },
+    headers: { headerLength: string; contentEncoding: string; acceptEncoding: string; forwarded: Array<[string, string]> },
   ): Promise<void> {
     // A model that cannot serve answers 503 (404 when unknown) whatever the body holds.
     const config = this.dataPlane.servingConfig(model, version);
@@ -402,6 +430,7 @@ export class HttpFrontend {
       config,
       this.dataPlane.sharedMemory,
     );
+    addForwardedHeaders(request, headers.forwarded);
     request.cancellation = ex.clientCancellation;
     const response = await this.dataPlane.infer(request);
     const encoded = encodeInferResponse(response, request);
