@@ -6,3 +6,4 @@ export { defaultSearchSpace, enumerate, applyCandidate, candidateKey, type Candi
 export { formatFront, tuneHtmlReport } from './report.js';
 export { toPbtxt } from './pbtxt-writer.js';
 export { paretoFront } from './pareto.js';
+export { ModelControl } from './model-control.js';
