@@ -36,17 +36,17 @@ export function inferenceServiceManifest(spec: InferenceServiceSpec): string {
   return stringify(manifest);
 }
 
-function kubectl(args: string[]): Promise<{ ok: boolean; output: string }> {
+function kubectl(args: string[], env: NodeJS.ProcessEnv): Promise<{ ok: boolean; output: string }> {
   return new Promise((resolve) => {
-    execFile('kubectl', args, { timeout: 30_000 }, (err, stdout, stderr) => resolve({ ok: !err, output: `${stdout}${stderr}`.trim() || (err ? err.message : '') }));
+    execFile('kubectl', args, { timeout: 30_000, env }, (err, stdout, stderr) => resolve({ ok: !err, output: `${stdout}${stderr}`.trim() || (err ? err.message : '') }));
   });
 }
 
 /** Applies the manifest with kubectl when there is a cluster to apply it to; says why not otherwise. */
-export async function applyManifest(path: string): Promise<{ state: 'applied' | 'no-cluster' | 'failed'; message: string }> {
-  const context = await kubectl(['config', 'current-context']);
+export async function applyManifest(path: string, env: NodeJS.ProcessEnv): Promise<{ state: 'applied' | 'no-cluster' | 'failed'; message: string }> {
+  const context = await kubectl(['config', 'current-context'], env);
   if (!context.ok) return { state: 'no-cluster', message: `no Kubernetes cluster configured (kubectl: ${context.output.split('\n')[0]}): wrote ${path}, not applied` };
-  const applied = await kubectl(['apply', '-f', path]);
+  const applied = await kubectl(['apply', '-f', path], env);
   if (!applied.ok) return { state: 'failed', message: `kubectl apply -f ${path} (context ${context.output}) failed: ${applied.output}` };
   return { state: 'applied', message: `applied ${path} to context ${context.output}: ${applied.output}` };
 }

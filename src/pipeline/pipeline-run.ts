@@ -24,6 +24,8 @@ export interface PipelineRunOptions {
   noCache?: boolean;
   signal?: AbortSignal;
   log?(line: string): void;
+  /** The environment of the tools steps run; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function runPipeline(pipeline: Pipeline, options: PipelineRunOptions): Promise<RunRecord> {
@@ -102,6 +104,7 @@ export async function runPipeline(pipeline: Pipeline, options: PipelineRunOption
           resolvePath: (path) => resolve(dirname(pipeline.file), path),
           log: (line) => log(`  ${line}`),
           signal,
+          env: options.env ?? process.env,
         });
         const outputs: Record<string, Artifact> = {};
         for (const [name, type] of Object.entries(kind.outputs)) {

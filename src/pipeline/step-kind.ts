@@ -31,6 +31,8 @@ export interface StepContext {
   resolvePath(path: string): string;
   log(line: string): void;
   signal: AbortSignal;
+  /** The environment of the tools a step runs (kubectl reads KUBECONFIG from it). */
+  env: NodeJS.ProcessEnv;
 }
 
 export interface StepOutcome {

@@ -79,7 +79,7 @@ export const deployStep: StepKind = {
     );
     let message = `wrote ${manifestPath}; not applied (apply: false)`;
     if (ctx.params.apply === true) {
-      const result = await applyManifest(manifestPath);
+      const result = await applyManifest(manifestPath, ctx.env);
       if (result.state === 'failed') throw new InferenceError('UNAVAILABLE', result.message);
       deployment.applied = result.state === 'applied';
       message = result.message;

@@ -112,7 +112,7 @@ export const verifyStep: StepKind = {
           annotations: { 'nereid.io/pipeline': ctx.pipelineName, 'nereid.io/verdict': verdict.decision },
         }),
       );
-      const applied = await applyManifest(manifestPath);
+      const applied = await applyManifest(manifestPath, ctx.env);
       if (applied.state === 'failed') throw new InferenceError('UNAVAILABLE', applied.message);
       action = `; ${applied.message}`;
     }
