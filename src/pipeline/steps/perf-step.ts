@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceError } from '../../core/index.js';
 import { perfOptions, runPerf } from '../../perf/index.js';
-import { ModelControl } from '../../tune/index.js';
+import { HttpModelControl } from '../../tune/index.js';
 import { endpointOf } from '../server-process.js';
 import type { StepKind } from '../step-kind.js';
 import { formatFigures, resultFigures, type LevelFigures } from './perf-figures.js';
@@ -31,7 +31,7 @@ export const perfStep: StepKind = {
   async run(ctx) {
     const staging = await ctx.staging();
     if (ctx.inputs.config) {
-      await new ModelControl(`http://${staging.http}`).load(ctx.model, JSON.parse(readFileSync(ctx.inputs.config.path, 'utf8')) as Record<string, unknown>);
+      await new HttpModelControl(`http://${staging.http}`).load(ctx.model, JSON.parse(readFileSync(ctx.inputs.config.path, 'utf8')) as Record<string, unknown>);
     }
     const protocol = ctx.params.protocol as 'http' | 'grpc';
     const levels: LevelFigures[] = [];

@@ -6,7 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceError } from '../../core/index.js';
-import { defaultSearchSpace, ModelControl, runTune, STRATEGIES, type SearchSpace, type StrategyName } from '../../tune/index.js';
+import { defaultSearchSpace, HttpModelControl, OBJECTIVES, runTune, STRATEGIES, type Objective, type SearchSpace, type StrategyName } from '../../tune/index.js';
+import { endpointOf } from '../server-process.js';
 import type { StepKind } from '../step-kind.js';
 
 const SPACE_FIELDS: Array<[string, keyof SearchSpace]> = [
@@ -27,6 +28,8 @@ export const tuneStep: StepKind = {
   outputs: { config: 'model-config', report: 'report' },
   parameters: {
     strategy: { type: 'string', default: 'asha', oneOf: STRATEGIES, help: 'search strategy' },
+    objective: { type: 'string', default: 'throughput', oneOf: OBJECTIVES, help: 'throughput (maximise) or latency (minimise p99)' },
+    protocol: { type: 'string', default: 'http', oneOf: ['http', 'grpc'], help: 'protocol candidates are applied and measured with' },
     seed: { type: 'int', default: 1, help: 'seed of random, asha and bayes' },
     budget_seconds: { type: 'number', default: 0, min: 0, help: 'most seconds of measurement windows (0: none)' },
     window_ms: { type: 'int', default: 1000, min: 10, help: 'full measurement window of a candidate' },
@@ -44,7 +47,7 @@ export const tuneStep: StepKind = {
   async run(ctx) {
     const staging = await ctx.staging();
     const base = JSON.parse(readFileSync(ctx.inputs.config.path, 'utf8')) as Record<string, unknown>;
-    await new ModelControl(`http://${staging.http}`).load(ctx.model, base);
+    await new HttpModelControl(`http://${staging.http}`).load(ctx.model, base);
     const space = defaultSearchSpace(Number(base.max_batch_size ?? 0));
     for (const [param, field] of SPACE_FIELDS) {
       if (ctx.params[param] !== undefined) space[field] = ctx.params[param] as number[];
@@ -52,9 +55,10 @@ export const tuneStep: StepKind = {
     const result = await runTune(
       {
         model: ctx.model,
-        url: staging.http,
-        protocol: 'http',
+        url: endpointOf(staging, ctx.params.protocol as 'http' | 'grpc'),
+        protocol: ctx.params.protocol as 'http' | 'grpc',
         strategy: ctx.params.strategy as StrategyName,
+        objective: ctx.params.objective as Objective,
         seed: ctx.params.seed as number,
         budgetSeconds: ctx.params.budget_seconds as number,
         latencyBudgetMs: ctx.params.latency_budget_ms as number,

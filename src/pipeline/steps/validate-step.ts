@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InferenceError } from '../../core/index.js';
 import { parseModelConfig, versionFolders } from '../../repository/index.js';
-import { ModelControl } from '../../tune/index.js';
+import { HttpModelControl } from '../../tune/index.js';
 import type { StepKind } from '../step-kind.js';
 
 export const validateStep: StepKind = {
@@ -39,7 +39,7 @@ export const validateStep: StepKind = {
     }
     if (problems.length > 0) throw new InferenceError('INVALID_ARG', `model '${ctx.model}': ${problems.join('; ')}`);
     const staging = await ctx.staging();
-    const control = new ModelControl(`http://${staging.http}`);
+    const control = new HttpModelControl(`http://${staging.http}`);
     const config = await control.config(ctx.model);
     const ready = await fetch(`http://${staging.http}/v2/models/${encodeURIComponent(ctx.model)}/ready`);
     if (ready.status !== 200) throw new InferenceError('UNAVAILABLE', `model '${ctx.model}' loaded but is not ready on the staging server (HTTP ${ready.status})`);
