@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parsePipeline } from '../../src/pipeline/index.js';
+import { fileURLToPath } from 'node:url';
+import { parsePipeline, readPipeline } from '../../src/pipeline/index.js';
 import { EXAMPLE_REPOSITORY } from '../helpers/test-server.js';
 
 const header = `name: p\nmodel: mlp\nrepository: ${JSON.stringify(EXAMPLE_REPOSITORY)}\n`;
@@ -14,6 +15,12 @@ const problems = (text: string): string => {
 };
 
 describe('pipeline files', () => {
+  it('the bundled example pipeline is valid', () => {
+    const pipeline = readPipeline(fileURLToPath(new URL('../../pipelines/mlp-canary.yaml', import.meta.url)));
+    expect(pipeline.steps.map((s) => s.kind)).toEqual(['validate', 'warmup', 'perf', 'tune', 'perf', 'package', 'deploy', 'verify']);
+    expect(pipeline.steps[4].inputs.config).toMatchObject({ step: 'tuned', output: 'config' });
+  });
+
   it('wires inputs by type when they are not named, and by STEP.OUTPUT when they are', () => {
     const pipeline = parse(`${header}steps:
   - { name: check, kind: validate }
