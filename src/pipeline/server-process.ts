@@ -68,17 +68,18 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     }, START_TIMEOUT_MS);
     const onExit = (code: number | null) => {
       clearTimeout(timer);
+      // The server's last error line sums up why it stopped (every model that failed, and why).
       const errors = recent
         .map((line) => {
           try {
-            const entry = JSON.parse(line) as { level?: number; msg?: string };
-            return (entry.level ?? 0) >= 50 ? entry.msg : undefined;
+            const entry = JSON.parse(line) as { level?: number; msg?: string; reason?: string };
+            return (entry.level ?? 0) >= 50 ? [entry.msg, entry.reason].filter(Boolean).join(': ') : undefined;
           } catch {
             return line;
           }
         })
         .filter((m): m is string => !!m);
-      reject(new InferenceError('UNAVAILABLE', `the ${options.role} server (${options.repository}) exited with code ${code} while starting: ${errors.join('; ') || recent.join('\n')}`));
+      reject(new InferenceError('UNAVAILABLE', `the ${options.role} server (${options.repository}) exited with code ${code} while starting: ${errors.at(-1) ?? recent.join('\n')}`));
     };
     child.once('exit', onExit);
     createInterface({ input: child.stderr! }).on('line', remember);
