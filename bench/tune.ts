@@ -29,6 +29,9 @@ try {
     const r = await runTune({ ...base, strategy });
     results[strategy] = { best: r.best?.throughput ?? 0, seconds: r.measuredSeconds, measurements: r.measurements.length };
     console.log(`${strategy.padEnd(6)} best ${results[strategy].best.toFixed(1)} infer/s (${r.best?.key}), ${r.measurements.length} measurements, ${r.measuredSeconds.toFixed(1)} s measured, ${r.candidatesInSpace} candidates`);
+    // Full-window measurements, best first: shows whether a winner stands out or is within the noise.
+    const full = r.measurements.filter((m) => m.windowMs === windowMs).sort((a, b) => b.throughput - a.throughput);
+    for (const m of full.slice(0, strategy === 'grid' ? full.length : 5)) console.log(`         ${m.throughput.toFixed(1).padStart(8)} infer/s  p99 ${m.p99Ms.toFixed(2).padStart(7)} ms  ${m.key}`);
   }
   for (const strategy of ['asha', 'bayes']) {
     const s = results[strategy];

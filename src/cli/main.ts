@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { UsageError } from './flag-parser.js';
 import { perf, PERF_USAGE } from './perf-command.js';
+import { pipeline, PIPELINE_USAGE } from './pipeline-command.js';
 import { serve, SERVE_USAGE } from './serve-command.js';
 import { tune, TUNE_USAGE } from './tune-command.js';
 
@@ -8,6 +9,7 @@ const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<numbe
   serve: { run: serve, usage: SERVE_USAGE },
   perf: { run: perf, usage: PERF_USAGE },
   tune: { run: tune, usage: TUNE_USAGE },
+  pipeline: { run: pipeline, usage: PIPELINE_USAGE },
 };
 
 async function main(argv: readonly string[]): Promise<number> {

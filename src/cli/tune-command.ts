@@ -1,14 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceError } from '../core/index.js';
-import { formatFront, runTune, STRATEGIES, toPbtxt, tuneHtmlReport, type StrategyName, type TuneOptions } from '../tune/index.js';
+import { formatFront, objectiveNamed, runTune, STRATEGIES, toPbtxt, tuneHtmlReport, type StrategyName, type TuneOptions } from '../tune/index.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flag-parser.js';
 
 export const TUNE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'model-name': { kind: 'string', short: 'm', help: 'The model to tune (required). The server must run with --model-control-mode explicit.' },
-  url: { kind: 'string', short: 'u', help: "The server's HTTP endpoint, HOST:PORT.", defaultText: 'localhost:8000' },
-  protocol: { kind: 'string', short: 'i', help: 'http (candidates are applied through the HTTP repository API).', defaultText: 'http' },
+  url: { kind: 'string', short: 'u', help: "The server's endpoint for -i, HOST:PORT.", defaultText: 'localhost:8000 (http), localhost:8001 (grpc)' },
+  protocol: { kind: 'string', short: 'i', help: 'http or grpc: the protocol candidates are applied (repository API) and measured with.', defaultText: 'http' },
   strategy: { kind: 'string', help: 'grid, random, asha (successive halving) or bayes (TPE surrogate).', defaultText: 'grid' },
+  objective: { kind: 'string', help: 'throughput (maximise; Model Analyzer: perf_throughput) or latency (minimise p99; perf_latency_p99).', defaultText: 'throughput' },
   'budget-seconds': { kind: 'int', help: 'Most seconds of measurement windows to spend (0: no limit).', defaultText: '0' },
   seed: { kind: 'int', help: 'Seed of the random, asha and bayes strategies.', defaultText: '1' },
   'output-dir': { kind: 'string', help: 'Where the winning config.pbtxt and report.html are written.', defaultText: 'tune-output' },
@@ -20,7 +21,7 @@ export const TUNE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   help: { kind: 'bool', help: 'Print this help.' },
 };
 
-export const TUNE_USAGE = `Usage: nereid tune -m <model> -u HOST:PORT [flags]\n\nSearches max_batch_size, dynamic batching, queue delay, instance count and ORT threads of a\nmodel on a running server, prints the Pareto front (throughput vs p99) and writes the\nwinning config.pbtxt and an HTML report. Ctrl-C stops the search and reports the best so far.\n\nFlags:\n${formatHelp(TUNE_FLAGS)}`;
+export const TUNE_USAGE = `Usage: nereid tune -m <model> -u HOST:PORT [flags]\n\nSearches max_batch_size, dynamic batching, queue delay, instance count and ORT threads of a\nmodel on a running server (over HTTP or gRPC), for the highest throughput or the lowest p99, prints the Pareto front (throughput vs p99) and writes the\nwinning config.pbtxt and an HTML report. Ctrl-C stops the search and reports the best so far.\n\nFlags:\n${formatHelp(TUNE_FLAGS)}`;
 
 function positive(name: string, value: number): number {
   if (!(value > 0)) throw new UsageError(`--${name} must be positive, got ${value}`);
@@ -35,7 +36,9 @@ export function tuneArgs(args: readonly string[]): { help: true } | { help: fals
   const strategy = (v.strategy ?? 'grid') as StrategyName;
   if (!STRATEGIES.includes(strategy)) throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}, got '${strategy}'`);
   const protocol = (v.protocol ?? 'http') as string;
-  if (protocol !== 'http') throw new UsageError(`-i ${protocol}: nereid tune applies candidates through the HTTP repository API, so it supports -i http only`);
+  if (protocol !== 'http' && protocol !== 'grpc') throw new UsageError(`-i must be http or grpc, got '${protocol}'`);
+  const objective = objectiveNamed((v.objective as string | undefined) ?? 'throughput');
+  if (!objective) throw new UsageError(`--objective must be throughput or latency (or Model Analyzer's perf_throughput, perf_latency_p99), got '${String(v.objective)}'`);
   const levels = String(v['concurrency-range'] ?? '1,4').split(',');
   if (levels.some((l) => !/^\d+$/.test(l) || Number(l) < 1)) throw new UsageError(`--concurrency-range expects positive integers separated by commas, got '${String(v['concurrency-range'])}'`);
   const nonNegative = (name: string, fallback: number) => {
@@ -48,9 +51,10 @@ export function tuneArgs(args: readonly string[]): { help: true } | { help: fals
     outputDir: (v['output-dir'] as string | undefined) ?? 'tune-output',
     options: {
       model,
-      url: (v.url as string | undefined) ?? 'localhost:8000',
-      protocol: 'http',
+      url: (v.url as string | undefined) ?? (protocol === 'grpc' ? 'localhost:8001' : 'localhost:8000'),
+      protocol,
       strategy,
+      objective,
       seed: (v.seed as number | undefined) ?? 1,
       budgetSeconds: nonNegative('budget-seconds', 0),
       latencyBudgetMs: nonNegative('latency-budget', 0),

@@ -20,6 +20,7 @@ export type MethodName =
   | 'ModelReady'
   | 'ModelConfig'
   | 'ModelStatistics'
+  | 'RepositoryModelLoad'
   | 'ModelInfer'
   | 'ModelStreamInfer'
   | 'SystemSharedMemoryRegister'

@@ -19,3 +19,5 @@ export { csvReport } from './report-csv.js';
 export { jsonReport } from './report-json.js';
 export { htmlReport } from './report-html.js';
 export { ProgressLine } from './progress-line.js';
+export { GrpcControl } from './grpc-control.js';
+export { parseEndpoint, type Endpoint } from './endpoint.js';

@@ -4,3 +4,5 @@ export type { ModelConfig, ModelInput, ModelOutput } from './model-config.js';
 export { encodeModelConfig } from './model-config.js';
 export { defaultIntraOpThreads } from './instance-groups.js';
 export type { OutputLabels } from './output-labels.js';
+export { parseModelConfig } from './model-config.js';
+export { versionFolders } from './repository-scan.js';

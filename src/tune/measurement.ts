@@ -1,15 +1,19 @@
 /**
  * One measurement of one candidate: apply its configuration, warm it up, then run the
- * perf engine at each load level for `windowMs`-long windows. The candidate's score is
- * its best throughput among levels whose p99 meets the latency budget.
+ * perf engine at each load level for `windowMs`-long windows. A level is admissible when
+ * its p99 meets the latency budget (and, for the latency objective, its throughput
+ * meets the minimum); the candidate's figures come from its best admissible level: the
+ * highest throughput, or for the latency objective the lowest p99.
  */
 import { perfOptions, runPerf, type PerfProtocol } from '../perf/index.js';
 import type { ModelControl } from './model-control.js';
 import { applyCandidate, candidateKey, type Candidate } from './search-space.js';
+import type { Objective } from './strategy.js';
 
 export interface Measurement {
   candidate: Candidate;
   key: string;
+  objective: Objective;
   /** Inferences per second at the best admissible load level (0 when none was). */
   throughput: number;
   /** p99 latency in ms at that level (the lowest p99 measured when no level was admissible). */
@@ -32,12 +36,14 @@ export interface MeasureSettings {
   batchSize: number;
   latencyBudgetMs: number;
   minThroughput: number;
+  objective: Objective;
   signal?: AbortSignal;
 }
 
 export async function measure(control: ModelControl, baseConfig: Record<string, unknown>, candidate: Candidate, windowMs: number, settings: MeasureSettings): Promise<Measurement> {
   const key = candidateKey(candidate);
-  const failed = (error: string): Measurement => ({ candidate, key, throughput: 0, p99Ms: Infinity, concurrency: 0, feasible: false, measuredSeconds: 0, windowMs, error });
+  const objective = settings.objective;
+  const failed = (error: string): Measurement => ({ candidate, key, objective, throughput: 0, p99Ms: Infinity, concurrency: 0, feasible: false, measuredSeconds: 0, windowMs, error });
   try {
     await control.load(settings.model, applyCandidate(baseConfig, candidate));
   } catch (err) {
@@ -67,10 +73,14 @@ export async function measure(control: ModelControl, baseConfig: Record<string, 
       const figures = { throughput: level.throughput, p99Ms: (level.latencyUs.percentiles['99'] ?? level.latencyUs.max) / 1000, concurrency };
       if (figures.p99Ms < lowest.p99Ms) lowest = figures;
       const withinBudget = settings.latencyBudgetMs <= 0 || figures.p99Ms <= settings.latencyBudgetMs;
-      if (withinBudget && (!best || figures.throughput > best.throughput)) best = figures;
+      if (objective === 'latency') {
+        if (withinBudget && figures.throughput >= settings.minThroughput && (!best || figures.p99Ms < best.p99Ms)) best = figures;
+      } else if (withinBudget && (!best || figures.throughput > best.throughput)) {
+        best = figures;
+      }
     }
   }
   const chosen = best ?? lowest;
   const feasible = best !== undefined && chosen.throughput >= settings.minThroughput;
-  return { candidate, key, ...chosen, throughput: best ? chosen.throughput : 0, feasible, measuredSeconds, windowMs };
+  return { candidate, key, objective, ...chosen, throughput: best ? chosen.throughput : 0, feasible, measuredSeconds, windowMs };
 }

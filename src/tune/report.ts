@@ -6,7 +6,7 @@ const row = (m: Measurement) => `${m.throughput.toFixed(1).padStart(12)}  ${m.p9
 
 export function formatFront(result: TuneResult): string {
   const lines = [
-    `Strategy ${result.strategy} (seed ${result.seed}): ${result.measurements.length} measurements, ${result.measuredSeconds.toFixed(1)} s measured, ${result.candidatesInSpace} candidates in the space (${result.stoppedBy})`,
+    `Strategy ${result.strategy} (seed ${result.seed}), objective ${result.objective === 'latency' ? 'minimise p99 latency' : 'maximise throughput'}: ${result.measurements.length} measurements, ${result.measuredSeconds.toFixed(1)} s measured, ${result.candidatesInSpace} candidates in the space (${result.stoppedBy})`,
     'Pareto front (throughput vs p99):',
     `${'infer/sec'.padStart(12)}  ${'p99 ms'.padStart(9)}  ${'conc'.padStart(4)}  ok   config`,
     ...result.front.map(row),

@@ -22,7 +22,31 @@ export interface StrategyContext {
 
 export class BudgetExhausted extends Error {}
 
-/** Higher is better: feasible candidates by throughput, then infeasible ones. */
+/** What the search optimises, as Model Analyzer's objectives: perf_throughput or perf_latency_p99. */
+export type Objective = 'throughput' | 'latency';
+export const OBJECTIVES: readonly Objective[] = ['throughput', 'latency'];
+
+const OBJECTIVE_NAMES: Record<string, Objective> = {
+  throughput: 'throughput',
+  'max-throughput': 'throughput',
+  perf_throughput: 'throughput',
+  latency: 'latency',
+  'min-latency': 'latency',
+  perf_latency_p99: 'latency',
+};
+
+/** The objective a user's spelling names (ours or Model Analyzer's), or undefined. */
+export function objectiveNamed(name: string): Objective | undefined {
+  return OBJECTIVE_NAMES[name];
+}
+
+/** Higher is better: feasible candidates by the objective (throughput, or the inverse of p99), then infeasible ones. */
 export function score(m: Measurement): number {
-  return m.feasible ? m.throughput : -1 / (1 + m.throughput);
+  if (!m.feasible) return -1 / (1 + m.throughput);
+  return m.objective === 'latency' ? 1000 / Math.max(m.p99Ms, 1e-6) : m.throughput;
+}
+
+/** Orders feasible measurements best first for the objective. */
+export function better(objective: Objective): (a: Measurement, b: Measurement) => number {
+  return objective === 'latency' ? (a, b) => a.p99Ms - b.p99Ms || b.throughput - a.throughput : (a, b) => b.throughput - a.throughput || a.p99Ms - b.p99Ms;
 }

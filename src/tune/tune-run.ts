@@ -10,20 +10,22 @@ import { ashaSearch } from './asha-strategy.js';
 import { bayesSearch } from './bayes-strategy.js';
 import { gridSearch } from './grid-strategy.js';
 import { measure, type Measurement } from './measurement.js';
-import { ModelControl } from './model-control.js';
+import { modelControl } from './model-control.js';
 import { paretoFront, latestPerCandidate } from './pareto.js';
 import { seededRandom } from './random.js';
 import { randomSearch } from './random-strategy.js';
 import { applyCandidate, candidateOf, defaultSearchSpace, enumerate, type SearchSpace } from './search-space.js';
-import { BudgetExhausted, type StrategyContext, type StrategyName } from './strategy.js';
+import { better, BudgetExhausted, OBJECTIVES, type Objective, type StrategyContext, type StrategyName } from './strategy.js';
 import type { TuneResult } from './tune-result.js';
 
 export interface TuneOptions {
   model: string;
-  /** HOST:PORT of the HTTP endpoint. */
+  /** HOST:PORT of the endpoint of `protocol`: candidates are applied and measured through it. */
   url: string;
   protocol: PerfProtocol;
   strategy: StrategyName;
+  /** Default throughput: maximise throughput; latency: minimise p99. */
+  objective?: Objective;
   seed: number;
   /** 0: no limit. Measurement-window seconds, not wall time. */
   budgetSeconds: number;
@@ -50,21 +52,29 @@ const STRATEGY_RUN: Record<StrategyName, (ctx: StrategyContext) => Promise<void>
 };
 
 export async function runTune(options: TuneOptions, hooks: TuneHooks = {}): Promise<TuneResult & { bestConfig: Record<string, unknown> | undefined }> {
-  if (options.protocol !== 'http') {
-    throw new InferenceError('INVALID_ARG', 'nereid tune applies candidates through the HTTP repository API: use -i http and the HTTP endpoint in -u');
-  }
+  if (options.protocol !== 'http' && options.protocol !== 'grpc') throw new InferenceError('INVALID_ARG', `unknown protocol '${String(options.protocol)}'; expected http or grpc`);
+  const objective = options.objective ?? 'throughput';
+  if (!OBJECTIVES.includes(objective)) throw new InferenceError('INVALID_ARG', `unknown objective '${String(objective)}'; expected throughput or latency`);
   if (!STRATEGY_RUN[options.strategy]) throw new InferenceError('INVALID_ARG', `unknown strategy '${String(options.strategy)}'; expected grid, random, asha or bayes`);
   if (options.concurrencies.length === 0 || options.concurrencies.some((c) => !Number.isInteger(c) || c < 1)) {
     throw new InferenceError('INVALID_ARG', `concurrency levels must be positive integers, got '${options.concurrencies.join(',')}'`);
   }
-  const control = new ModelControl(`http://${options.url}`);
+  const control = modelControl(options.url, options.protocol);
+  try {
+    return await search(options, objective, control, hooks);
+  } finally {
+    control.close();
+  }
+}
+
+async function search(options: TuneOptions, objective: Objective, control: ReturnType<typeof modelControl>, hooks: TuneHooks): Promise<TuneResult & { bestConfig: Record<string, unknown> | undefined }> {
   const original = await control.config(options.model);
   const current = candidateOf(original);
   const candidates = enumerate(options.space ?? defaultSearchSpace(current.maxBatchSize));
   const measurements: Measurement[] = [];
   let measuredSeconds = 0;
   let stoppedBy: TuneResult['stoppedBy'] = 'completed';
-  const settings = { ...options, signal: hooks.signal };
+  const settings = { ...options, objective, signal: hooks.signal };
   const ctx: StrategyContext = {
     candidates,
     random: seededRandom(options.seed),
@@ -87,8 +97,8 @@ export async function runTune(options: TuneOptions, hooks: TuneHooks = {}): Prom
   }
   if (hooks.signal?.aborted) stoppedBy = 'interrupted';
   const feasible = latestPerCandidate(measurements).filter((m) => m.feasible);
-  const best = feasible.sort((a, b) => b.throughput - a.throughput || a.p99Ms - b.p99Ms)[0];
+  const best = feasible.sort(better(objective))[0];
   const bestConfig = best ? applyCandidate(original, best.candidate) : undefined;
   await control.load(options.model, bestConfig ?? original);
-  return { model: options.model, strategy: options.strategy, seed: options.seed, candidatesInSpace: candidates.length, measurements, measuredSeconds, front: paretoFront(measurements), best, bestConfig, stoppedBy };
+  return { model: options.model, strategy: options.strategy, objective, seed: options.seed, candidatesInSpace: candidates.length, measurements, measuredSeconds, front: paretoFront(measurements), best, bestConfig, stoppedBy };
 }

@@ -98,6 +98,35 @@ describe('nereid tune against a real server', () => {
     }
   });
 
+  it('over gRPC: reads the configuration, applies candidates with RepositoryModelLoad and measures over gRPC', { timeout: 30_000 }, async () => {
+    const space = { maxBatchSizes: [1, 16], preferredBatchSizes: [0], maxQueueDelaysUs: [0], instanceCounts: [1], intraOpThreads: [1] };
+    const result = await runTune({ ...base(), url: ts.grpcTarget, protocol: 'grpc', space });
+    expect(result.measurements.map((m) => m.key).sort()).toEqual(['mbs=1 nodyn inst=1 threads=1', 'mbs=16 dyn(pref=-,delay=0us) inst=1 threads=1', 'mbs=16 nodyn inst=1 threads=1']);
+    for (const m of result.measurements) {
+      expect(m.error).toBeUndefined();
+      expect(m.throughput).toBeGreaterThan(0);
+    }
+    // The winner is loaded on the server, and the configuration read over gRPC wrote back as config.pbtxt.
+    const served = (await (await fetch(`${ts.url}/v2/models/mlp/config`)).json()) as { max_batch_size: number; dynamic_batching?: unknown; input: Array<{ name: string; dims: number[] }> };
+    expect(served.max_batch_size).toBe(result.best!.candidate.maxBatchSize);
+    expect(served.dynamic_batching !== undefined).toBe(result.best!.candidate.dynamicBatching);
+    const written = parseModelConfig(toPbtxt(result.bestConfig!), 'config.pbtxt');
+    expect(written.input[0]).toMatchObject({ name: 'INPUT0', data_type: 'TYPE_FP32', dims: [256] });
+    await expect(runTune({ ...base(), url: ts.grpcTarget, protocol: 'grpc', model: 'nope' })).rejects.toThrow(/nope/);
+  });
+
+  it('the latency objective picks the lowest p99 among the admissible levels', { timeout: 30_000 }, async () => {
+    const space = { maxBatchSizes: [1, 16], preferredBatchSizes: [0], maxQueueDelaysUs: [0], instanceCounts: [1], intraOpThreads: [1] };
+    const result = await runTune({ ...base(), objective: 'latency', concurrencies: [1, 2], space });
+    expect(result.objective).toBe('latency');
+    const feasible = result.measurements.filter((m) => m.feasible);
+    expect(feasible.length).toBeGreaterThan(0);
+    expect(result.best!.p99Ms).toBe(Math.min(...feasible.map((m) => m.p99Ms)));
+    // An unreachable throughput floor leaves no level admissible under the latency objective.
+    const none = await runTune({ ...base(), objective: 'latency', minThroughput: 1e9, space: { ...space, maxBatchSizes: [16] } });
+    expect(none.best).toBeUndefined();
+  });
+
   it('an unknown model fails with the server message', async () => {
     await expect(runTune({ ...base(), model: 'nope' })).rejects.toThrow(/nope/);
   });
@@ -110,7 +139,10 @@ describe('nereid tune flags', () => {
     if (!parsed.help) expect(parsed.options).toMatchObject({ model: 'mlp', url: 'h:1', strategy: 'asha', seed: 3, latencyBudgetMs: 5 });
     expect(() => tuneArgs(['-m', 'mlp', '--strategy', 'hill'])).toThrow(/--strategy/);
     expect(() => tuneArgs(['--strategy', 'grid'])).toThrow(/-m MODEL/);
-    expect(() => tuneArgs(['-m', 'mlp', '-i', 'grpc'])).toThrow(/-i grpc/);
+    expect(() => tuneArgs(['-m', 'mlp', '-i', 'udp'])).toThrow(/-i must be http or grpc, got 'udp'/);
+    expect(() => tuneArgs(['-m', 'mlp', '--objective', 'speed'])).toThrow(/--objective must be throughput or latency/);
+    const grpc = tuneArgs(['-m', 'mlp', '-i', 'grpc', '--objective', 'perf_latency_p99']);
+    if (!grpc.help) expect(grpc.options).toMatchObject({ protocol: 'grpc', url: 'localhost:8001', objective: 'latency' });
     expect(() => tuneArgs(['-m', 'mlp', '--concurrency-range', '1,x'])).toThrow(/--concurrency-range/);
   });
 });
