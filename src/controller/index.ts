@@ -1,0 +1,3 @@
+export * from './inference-service.js';
+export * from './model-storage.js';
+export * from './reconcile.js';
