@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { controller, CONTROLLER_USAGE } from './controller-command.js';
 import { UsageError } from './flag-parser.js';
 import { perf, PERF_USAGE } from './perf-command.js';
 import { serve, SERVE_USAGE } from './serve-command.js';
@@ -8,6 +9,7 @@ const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<numbe
   serve: { run: serve, usage: SERVE_USAGE },
   perf: { run: perf, usage: PERF_USAGE },
   tune: { run: tune, usage: TUNE_USAGE },
+  controller: { run: controller, usage: CONTROLLER_USAGE },
 };
 
 async function main(argv: readonly string[]): Promise<number> {
