@@ -19,7 +19,8 @@ COPY --from=build /build/package.json ./package.json
 COPY --from=build /build/node_modules ./node_modules
 COPY --from=build /build/dist ./dist
 COPY --from=build /build/proto ./proto
-COPY --from=build /build/native/build/Release/nereid_native.node ./native/build/Release/nereid_native.node
+# The addons (shared memory; CUDA, which loads without a GPU) and, when the build had nvcc, the CUDA kernels.
+COPY --from=build /build/native/build/Release/nereid_* ./native/build/Release/
 # KServe's storage initializer (and Nereid's controller) put models at /mnt/models.
 RUN ln -s /opt/nereid/dist/cli/main.js /usr/local/bin/nereid \
  && mkdir -p /mnt/models && chown 1000:1000 /mnt/models

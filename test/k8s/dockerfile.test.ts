@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +50,15 @@ function copies(stage: Stage): Copy[] {
       const from = flags.find((f) => f.startsWith('--from='))?.slice('--from='.length);
       return { from, sources: paths.slice(0, -1), destination: paths.at(-1)! };
     });
+}
+
+/** The files a COPY source names in the build: itself, or what its `*` in the last segment matches. */
+function expand(source: string): string[] {
+  if (!posix.basename(source).includes('*')) return existsSync(join(ROOT, source)) ? [source] : [];
+  const dir = posix.dirname(source);
+  if (!existsSync(join(ROOT, dir))) return [];
+  const pattern = new RegExp(`^${posix.basename(source).split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return readdirSync(join(ROOT, dir)).filter((f) => pattern.test(f)).map((f) => posix.join(dir, f));
 }
 
 function workdir(stage: Stage): string {
@@ -118,14 +127,22 @@ describe('Dockerfile', () => {
     const buildDir = workdir(build);
     const fromBuild = copies(runtime).filter((c) => c.from === build.name);
     for (const want of ['node_modules', 'dist', 'proto', 'package.json']) expect(fromBuild.some((c) => c.sources.some((s) => s.endsWith(`/${want}`)))).toBe(true);
+    const copied: string[] = [];
     for (const copy of fromBuild) {
       for (const source of copy.sources) {
         const inBuild = posix.relative(buildDir, source);
         expect(inBuild.startsWith('..'), `${source} is inside ${buildDir}`).toBe(false);
         // `npm ci` produced this checkout's node_modules, dist/ and native/build the same way.
-        expect(existsSync(join(ROOT, inBuild)), inBuild).toBe(true);
+        const found = expand(inBuild);
+        expect(found, inBuild).not.toEqual([]);
+        copied.push(...found);
       }
     }
+    // Every native addon the server loads at run time is in the image.
+    const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const addons = new Set(sources.flatMap((f) => [...readFileSync(join(ROOT, 'src', f), 'utf8').matchAll(/native\/build\/Release\/(\w+\.node)/g)].map((m) => `native/build/Release/${m[1]}`)));
+    expect(addons.size).toBeGreaterThan(0);
+    for (const addon of addons) expect(copied, addon).toContain(addon);
     const buildRun = build.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ');
     expect(buildRun).toContain('npm ci');
     expect(buildRun).toContain('npm prune --omit=dev');
@@ -139,5 +156,7 @@ describe('Dockerfile', () => {
     expect(() => parseDockerfile('RUN x')).toThrow('RUN before FROM');
     expect(ignored('native/build/x', ['native/build'])).toBe(true);
     expect(ignored('native/src', ['native/build'])).toBe(false);
+    expect(expand('native/build/Release/nereid_*')).toContain('native/build/Release/nereid_native.node');
+    expect(expand('native/build/Release/nothing_*')).toEqual([]);
   });
 });
