@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { controller, CONTROLLER_USAGE } from './controller-command.js';
 import { UsageError } from './flag-parser.js';
 import { perf, PERF_USAGE } from './perf-command.js';
 import { pipeline, PIPELINE_USAGE } from './pipeline-command.js';
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<numbe
   perf: { run: perf, usage: PERF_USAGE },
   tune: { run: tune, usage: TUNE_USAGE },
   pipeline: { run: pipeline, usage: PIPELINE_USAGE },
+  controller: { run: controller, usage: CONTROLLER_USAGE },
 };
 
 async function main(argv: readonly string[]): Promise<number> {
