@@ -189,7 +189,8 @@ export class ModelVersion {
         statistics: this.statistics,
       });
       const cache = options.responseCache;
-      if (cache && config.response_cache?.enable) {
+      // The cache holds one answer per request; a decoupled model's may be any number of responses.
+      if (cache && config.response_cache?.enable && !config.model_transaction_policy?.decoupled) {
         const scope = `${this.modelName}\0${this.version}\0${++loadCount}`;
         this.scheduler = new CachingScheduler(scheduler, cache, scope, this.statistics);
         this.cacheScope = scope;

@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { ExecutionNotStartedError, type ModelInstance } from '../backends/index.js';
-import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse } from '../core/index.js';
+import { ExecutionNotStartedError, type ModelInstance, type RequestOutcome, type ResponseSink } from '../backends/index.js';
+import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse, type StreamedResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import { assembleBatch, batchKey, needsBatchKey, splitResult, type RequestResult } from './batch-assembly.js';
 import type { InstancePool } from './instance-pool.js';
 import { QueuedRequest } from './queued-request.js';
-import { prepareRequest, type PreparedRequest } from './request-validation.js';
+import { prepareRequest, restoreOutputShape, type PreparedRequest } from './request-validation.js';
 import type { ModelScheduler } from './scheduler.js';
 import { schedulingParameters, type SchedulingParameters } from './scheduling-parameters.js';
 
@@ -42,6 +42,8 @@ export abstract class BatchScheduler implements ModelScheduler {
   private nextSequence = 0;
   private nextToAnswer = 0;
   private readonly heldAnswers = new Map<number, () => void>();
+  /** model_transaction_policy { decoupled: true }: any number of responses per request, through request.onResponse. */
+  private readonly decoupled: boolean;
 
   constructor(context: SchedulerContext) {
     this.modelName = context.modelName;
@@ -50,6 +52,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.pool = context.pool;
     this.statistics = context.statistics;
     this.keyed = needsBatchKey(context.config);
+    this.decoupled = context.config.model_transaction_policy?.decoupled === true;
     // Requests queued while every instance was down go as soon as one is back.
     this.pool.onAvailable(() => this.dispatch());
   }
@@ -62,6 +65,15 @@ export abstract class BatchScheduler implements ModelScheduler {
     const arrivalMs = performance.now();
     if (this.draining) {
       return Promise.reject(new InferenceError('UNAVAILABLE', `model '${this.modelName}' version ${this.version} is unloading`));
+    }
+    if (this.decoupled && !request.onResponse) {
+      return Promise.reject(
+        new InferenceError(
+          'UNSUPPORTED',
+          `model '${this.modelName}' version ${this.version} is decoupled (model_transaction_policy { decoupled: true }): ` +
+            'it may answer a request with any number of responses, which only gRPC ModelStreamInfer can carry',
+        ),
+      );
     }
     let prepared: PreparedRequest;
     let scheduling: SchedulingParameters;
@@ -176,12 +188,15 @@ export abstract class BatchScheduler implements ModelScheduler {
     // the hand-over when the instance still runs earlier work (InstancePool's work-ahead).
     let computeStartMs = dispatchMs;
     let executed = false;
+    const stream = this.decoupled ? new DecoupledStream(batch, this, (k, failed) => finish(k, failed)) : undefined;
     try {
-      const result = await instance.execute(assembleBatch(batch, this.config));
+      const result = await instance.execute(assembleBatch(batch, this.config), stream?.sink);
       computeNs = result.timing;
       computeStartMs = Math.max(dispatchMs, steadyNsToPerformanceMs(result.timing.startNs));
       this.statistics.recordExecution(rows, result.timing);
-      results = splitResult(result, batch, this.config);
+      if (result.kind !== 'decoupled') results = splitResult(result, batch, this.config);
+      else if (stream) results = [];
+      else results = batch.map(() => ({ error: 'the backend streamed responses for a model that is not decoupled' }));
       executed = true;
     } catch (err) {
       if (err instanceof ExecutionNotStartedError && !this.draining && this.putBack(batch)) {
@@ -195,34 +210,73 @@ export abstract class BatchScheduler implements ModelScheduler {
       results = batch.map(() => ({ error }));
     }
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
-    const doneMs = performance.now();
-    computeStartMs = Math.min(computeStartMs, doneMs);
+    const returnedMs = performance.now();
+    computeStartMs = Math.min(computeStartMs, returnedMs);
+    const finish = (k: number, failedInStream: boolean) => {
+      const queued = batch[k];
+      const doneMs = Math.max(returnedMs, performance.now());
+      this.inFlight--;
+      if (failedInStream) this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
+      else this.statistics.recordSuccess(queued.rows, (doneMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
+      queued.settle(this.response(queued.prepared, []));
+      queued.prepared.request.trace?.complete({ version: this.version, queueStartMs: queued.arrivalMs, computeStartMs, compute: computeNs, requestEndMs: doneMs });
+      this.checkDrained();
+    };
+    if (stream && results.length === 0) {
+      // A decoupled execution returned: requests closed meanwhile are answered now, the others at their final flag.
+      stream.executionReturned();
+      this.dispatch();
+      return;
+    }
     batch.forEach((queued, k) => {
+      if (stream) {
+        // Closed by its final flag before the execution failed: answered as it was closed.
+        const closed = stream.closedBeforeReturn(k);
+        if (closed !== undefined) return finish(k, closed);
+        stream.close(k);
+      }
       const result = results[k];
       const answer = () => {
         this.inFlight--;
         if ('error' in result) {
-          this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
-          queued.settle(undefined, new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${result.error}`));
+          this.statistics.recordFailure('BACKEND', (returnedMs - queued.arrivalMs) * MS_TO_NS);
+          queued.settle(undefined, this.modelError(result.error));
         } else {
-          this.statistics.recordSuccess(queued.rows, (doneMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
-          queued.settle(this.response(queued.prepared, result.outputs));
+          this.statistics.recordSuccess(queued.rows, (returnedMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
+          const response = this.response(queued.prepared, result.outputs);
+          // A decoupled model on a backend that answers each request once: its one response is final.
+          if (stream) queued.prepared.request.onResponse?.({ response, final: true });
+          queued.settle(response);
         }
         queued.prepared.request.trace?.complete({
           version: this.version,
           queueStartMs: queued.arrivalMs,
           computeStartMs,
           compute: executed ? computeNs : undefined,
-          requestEndMs: doneMs,
+          requestEndMs: returnedMs,
         });
       };
-      if (this.preserveOrdering) this.answerInOrder(queued.sequence, answer);
+      if (this.preserveOrdering && !stream) this.answerInOrder(queued.sequence, answer);
       else answer();
     });
     this.dispatch();
   }
 
-  private response(prepared: PreparedRequest, outputs: InferenceResponse['outputs']): InferenceResponse {
+  /** A model's failure, as a request's answer. */
+  modelError(message: string): InferenceError {
+    return new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${message}`);
+  }
+
+  /** One of a decoupled model's responses to a queued request, as its frontend receives it. */
+  streamedResponse(queued: QueuedRequest, outcome: RequestOutcome | undefined, final: boolean): StreamedResponse {
+    const part: StreamedResponse = { final };
+    if (outcome && 'error' in outcome) part.error = this.modelError(outcome.error);
+    // A decoupled model's response need not hold every row of its request (one response per row is common).
+    else if (outcome) part.response = this.response(queued.prepared, outcome.outputs.map((output) => restoreOutputShape(this.config, output, output.shape[0] ?? queued.rows)));
+    return part;
+  }
+
+  response(prepared: PreparedRequest, outputs: InferenceResponse['outputs']): InferenceResponse {
     const response: InferenceResponse = { model: this.modelName, version: this.version, outputs };
     if (prepared.request.id !== undefined) response.id = prepared.request.id;
     return response;
@@ -242,5 +296,59 @@ export abstract class BatchScheduler implements ModelScheduler {
       this.drained();
       this.drained = undefined;
     }
+  }
+}
+
+/**
+ * The requests of one execution of a decoupled model, from hand-over to their final
+ * flags: responses go to each request's frontend as they come, before and after the
+ * execution returns; a request is answered (statistics, drain) at its final flag, but no
+ * earlier than the execution's return, whose timing its statistics need.
+ */
+class DecoupledStream {
+  private readonly open: Set<number>;
+  /** Requests closed before the execution returned, and whether each failed. */
+  private readonly closedEarly = new Map<number, boolean>();
+  private returned = false;
+  /** Whether the last response of each request was an error. */
+  private readonly lastFailed = new Set<number>();
+
+  constructor(
+    private readonly batch: readonly QueuedRequest[],
+    private readonly scheduler: BatchScheduler,
+    private readonly finish: (k: number, failed: boolean) => void,
+  ) {
+    this.open = new Set(batch.map((_, k) => k));
+  }
+
+  readonly sink: ResponseSink = (k, outcome, final) => {
+    if (!this.open.has(k)) return;
+    const queued = this.batch[k];
+    const part = this.scheduler.streamedResponse(queued, outcome, final);
+    if (outcome) {
+      if (part.error) this.lastFailed.add(k);
+      else this.lastFailed.delete(k);
+    }
+    queued.prepared.request.onResponse?.(part);
+    if (!final) return;
+    this.open.delete(k);
+    if (this.returned) this.finish(k, this.lastFailed.has(k));
+    else this.closedEarly.set(k, this.lastFailed.has(k));
+  };
+
+  /** Undefined unless request `k` had its final flag before the execution returned; then whether it failed. */
+  closedBeforeReturn(k: number): boolean | undefined {
+    return this.closedEarly.get(k);
+  }
+
+  /** The execution failed, or answered by its result: request `k` is answered there, not here. */
+  close(k: number): void {
+    this.open.delete(k);
+  }
+
+  executionReturned(): void {
+    this.returned = true;
+    for (const [k, failed] of this.closedEarly) this.finish(k, failed);
+    this.closedEarly.clear();
   }
 }

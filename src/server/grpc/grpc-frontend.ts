@@ -266,7 +266,7 @@ export class GrpcFrontend {
     call.once('cancelled', () => {
       if (!answered) cancellation.cancel();
     });
-    this.dataPlane.infer(request).then(
+    this.dataPlane.infer(request, "ModelInfer RPC doesn't support models with decoupled transaction policy").then(
       (response) => {
         answered = true;
         let bytes: Bytes;

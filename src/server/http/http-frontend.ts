@@ -344,7 +344,7 @@ export class HttpFrontend {
       this.dataPlane.sharedMemory,
     );
     request.cancellation = ex.clientCancellation;
-    const response = await this.dataPlane.infer(request);
+    const response = await this.dataPlane.infer(request, "HTTP end point doesn't support models with decoupled transaction policy");
     const encoded = encodeInferResponse(response, request);
     const answerCoding = responseCoding(headers.acceptEncoding);
     const replyHeaders: Array<[string, string]> = [];
