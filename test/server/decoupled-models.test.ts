@@ -7,9 +7,10 @@
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addEnsemble } from '../helpers/ensemble-models.js';
 import { addJavaScriptModel } from '../helpers/javascript-models.js';
 import { grpc, InferenceClient, int32sOf, rawBytes, type Message } from '../helpers/grpc-client.js';
-import { addModel, EXAMPLE_REPOSITORY, postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { addModel, EXAMPLE_REPOSITORY, getJson, postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const repo = scratchRepository();
 let t: TestServer;
@@ -87,6 +88,22 @@ export async function execute(requests) {
 }
 `;
 
+/** A model that is not decoupled and calls repeat_int32 through business logic scripting, answering with the error it gets. */
+const CALLER = `
+export async function execute(requests, context) {
+  const answers = [];
+  for (const request of requests) {
+    try {
+      await context.infer({ model: 'repeat_int32', inputs: { IN: request.inputs.IN, DELAY: { datatype: 'UINT32', shape: [1], data: [0] }, WAIT: { datatype: 'UINT32', shape: [1], data: [0] } } });
+      answers.push({ error: 'the call was not refused' });
+    } catch (err) {
+      answers.push({ error: 'call refused: ' + err.code + ': ' + err.message });
+    }
+  }
+  return answers;
+}
+`;
+
 beforeAll(async () => {
   cpSync(join(EXAMPLE_REPOSITORY, 'repeat_int32'), join(repo.root, 'repeat_int32'), { recursive: true });
   addJavaScriptModel(repo.root, 'faulty', decoupledConfig(), { source: FAULTY_SOURCE });
@@ -99,7 +116,19 @@ beforeAll(async () => {
     from: 'add_sub',
     config: `${addSub.replace('name: "add_sub"', 'name: "add_sub_decoupled"')}\nmodel_transaction_policy { decoupled: true }\n`,
   });
-  t = await startTestServer({ modelRepositories: [repo.root] });
+  addJavaScriptModel(repo.root, 'caller', decoupledConfig().replace('model_transaction_policy { decoupled: true }', ''), { source: CALLER });
+  addJavaScriptModel(repo.root, 'cached_repeat', decoupledConfig('response_cache { enable: true }'), { source: FAULTY_SOURCE });
+  addEnsemble(repo.root, 'repeat_ensemble', {
+    maxBatchSize: 0,
+    inputs: [
+      { name: 'IN', type: 'TYPE_INT32', dims: [-1] },
+      { name: 'DELAY', type: 'TYPE_UINT32', dims: [-1] },
+      { name: 'WAIT', type: 'TYPE_UINT32', dims: [1] },
+    ],
+    outputs: [{ name: 'OUT', type: 'TYPE_INT32', dims: [1] }],
+    steps: [{ model: 'repeat_int32', inputs: { IN: 'IN', DELAY: 'DELAY', WAIT: 'WAIT' }, outputs: { OUT: 'OUT' } }],
+  });
+  t = await startTestServer({ modelRepositories: [repo.root], responseCacheBytes: 1 << 20 });
   client = new InferenceClient(t.grpcTarget);
 });
 afterAll(async () => {
@@ -373,5 +402,35 @@ describe('decoupled models with dynamic batching', () => {
     }
     // Every answer came from the one batch of all four requests.
     expect(responses.map((m) => int32sOf(m.infer_response.raw_output_contents[0])[0] % 100)).toEqual(Array(5).fill(4));
+  });
+});
+
+describe('decoupled models and the rest of the server', () => {
+  it('shows the transaction policy in the model configuration', async () => {
+    const { status, json } = await getJson(`${t.url}/v2/models/repeat_int32/config`);
+    expect(status).toBe(200);
+    expect(json.model_transaction_policy).toEqual({ decoupled: true });
+  });
+
+  it('refuses a business-logic call to a decoupled model with a message that says why', async () => {
+    const { status, json } = await postJson(`${t.url}/v2/models/caller/infer`, { inputs: [{ name: 'IN', datatype: 'INT32', shape: [1], data: [1] }] });
+    expect(status).toBe(500);
+    expect(json.error).toContain("call refused: UNSUPPORTED: model 'repeat_int32' version 1 is decoupled");
+  });
+
+  it('keeps an ensemble with a decoupled step unavailable, naming the step', async () => {
+    const { status, json } = await getJson(`${t.url}/v2/models/repeat_ensemble/ready`);
+    expect(status).toBe(400);
+    expect(json.error).toContain("model 'repeat_int32' is decoupled");
+  });
+
+  it('serves a decoupled model with response_cache enabled uncached: the model runs for every request', async () => {
+    for (let round = 0; round < 2; round++) {
+      const { responses } = await exchange([intRequest('cached_repeat', [1], `c${round}`)]);
+      expect(responses.map((m) => (m.error_message === '' ? outputValue(m, 'OUT') : m.error_message))).toEqual([10, "model 'cached_repeat' version 1 failed: transient trouble", 11]);
+    }
+    const { json } = await getJson(`${t.url}/v2/models/cached_repeat/stats`);
+    expect(json.model_stats[0].inference_stats.cache_hit.count).toBe(0);
+    expect(json.model_stats[0].execution_count).toBe(2);
   });
 });
