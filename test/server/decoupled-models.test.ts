@@ -434,3 +434,27 @@ describe('decoupled models and the rest of the server', () => {
     expect(json.model_stats[0].execution_count).toBe(2);
   });
 });
+
+describe('unloading a decoupled model', () => {
+  it('waits for the requests it is still answering, which get every response and their final flag', async () => {
+    const own = await startTestServer({ modelRepositories: [EXAMPLE_REPOSITORY], modelControlMode: 'explicit', loadModels: ['repeat_int32'] });
+    const ownClient = new InferenceClient(own.grpcTarget);
+    try {
+      const stream = ownClient.stream();
+      const firstResponse = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      const exchanged = exchange([repeatRequest({ id: 'u', values: [1, 2, 3], delays: [0, 100, 100], emptyFinal: true })], stream);
+      await firstResponse;
+      const unloaded = postJson(`${own.url}/v2/repository/models/repeat_int32/unload`, {});
+      const { responses, code } = await exchanged;
+      expect(code).toBe(grpc.status.OK);
+      expect(responses.map(finalFlag)).toEqual([false, false, false, true]);
+      expect(responses.slice(0, 3).map((m) => outputValue(m, 'OUT'))).toEqual([1, 2, 3]);
+      expect((await unloaded).status).toBe(200);
+      const { status } = await getJson(`${own.url}/v2/models/repeat_int32/ready`);
+      expect(status).toBe(400);
+    } finally {
+      ownClient.close();
+      await own.server.stop();
+    }
+  });
+});
