@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addEnsemble } from '../helpers/ensemble-models.js';
 import { addJavaScriptModel } from '../helpers/javascript-models.js';
+import { pendingRequests, until } from '../helpers/slow-model.js';
 import { grpc, InferenceClient, int32sOf, rawBytes, type Message } from '../helpers/grpc-client.js';
 import { addModel, EXAMPLE_REPOSITORY, getJson, postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -432,6 +433,24 @@ describe('decoupled models and the rest of the server', () => {
     const { json } = await getJson(`${t.url}/v2/models/cached_repeat/stats`);
     expect(json.model_stats[0].inference_stats.cache_hit.count).toBe(0);
     expect(json.model_stats[0].execution_count).toBe(2);
+  });
+});
+
+describe('a client that goes away', () => {
+  it('leaves nothing pending once the model has finished the requests of a cancelled stream', async () => {
+    const stream = client.stream();
+    stream.on('error', () => undefined);
+    const firstResponse = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    stream.write(repeatRequest({ id: 'gone', values: [1, 2, 3, 4], delays: [0, 30, 30, 30] }));
+    await firstResponse;
+    stream.cancel();
+    await until(() => pendingRequests(t.server, 'repeat_int32') === 0, 10_000, 'the cancelled request to finish');
+    const { responses, code } = await exchange([repeatRequest({ id: 'after', values: [9], emptyFinal: true })]);
+    expect(code).toBe(grpc.status.OK);
+    expect(responses.map((m) => [m.error_message, finalFlag(m)])).toEqual([
+      ['', false],
+      ['', true],
+    ]);
   });
 });
 

@@ -57,7 +57,10 @@ export class ExecutionResponses {
     const reply: WorkerReply = { type: 'response', id: this.executionId, request: index, final };
     if (outcome) reply.outcome = outcome;
     const transfer = outcome && 'outputs' in outcome ? [...transferList(outcome.outputs)] : [];
-    this.toMainThread.post(reply, transfer);
+    // A response that cannot be passed on still reaches its client, as an error, so that its final flag is never lost.
+    this.toMainThread.post(reply, transfer, (err) =>
+      this.toMainThread.post({ type: 'response', id: this.executionId, request: index, outcome: { error: `cannot pass the response to the server: ${err.message}` }, final }),
+    );
   }
 
   /** Ends every request still open: execute() failed, and the server answers them with its error. */
