@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { ExecutionNotStartedError, type ModelInstance, type RequestOutcome, type ResponseSink } from '../backends/index.js';
+import { ExecutionNotStartedError, type ModelInstance, type RequestOutcome } from '../backends/index.js';
 import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse, type StreamedResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import { assembleBatch, batchKey, needsBatchKey, splitResult, type RequestResult } from './batch-assembly.js';
+import { DecoupledStream } from './decoupled-stream.js';
 import type { InstancePool } from './instance-pool.js';
 import { QueuedRequest } from './queued-request.js';
 import { prepareRequest, restoreOutputShape, type PreparedRequest } from './request-validation.js';
@@ -188,7 +189,9 @@ export abstract class BatchScheduler implements ModelScheduler {
     // the hand-over when the instance still runs earlier work (InstancePool's work-ahead).
     let computeStartMs = dispatchMs;
     let executed = false;
-    const stream = this.decoupled ? new DecoupledStream(batch, this, (k, failed) => finish(k, failed)) : undefined;
+    const stream = this.decoupled
+      ? new DecoupledStream(batch, (queued, outcome, final) => this.streamedResponse(queued, outcome, final), (k, failed) => finish(k, failed))
+      : undefined;
     try {
       const result = await instance.execute(assembleBatch(batch, this.config), stream?.sink);
       computeNs = result.timing;
@@ -263,12 +266,12 @@ export abstract class BatchScheduler implements ModelScheduler {
   }
 
   /** A model's failure, as a request's answer. */
-  modelError(message: string): InferenceError {
+  private modelError(message: string): InferenceError {
     return new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${message}`);
   }
 
   /** One of a decoupled model's responses to a queued request, as its frontend receives it. */
-  streamedResponse(queued: QueuedRequest, outcome: RequestOutcome | undefined, final: boolean): StreamedResponse {
+  private streamedResponse(queued: QueuedRequest, outcome: RequestOutcome | undefined, final: boolean): StreamedResponse {
     const part: StreamedResponse = { final };
     if (outcome && 'error' in outcome) part.error = this.modelError(outcome.error);
     // A decoupled model's response need not hold every row of its request (one response per row is common).
@@ -276,7 +279,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     return part;
   }
 
-  response(prepared: PreparedRequest, outputs: InferenceResponse['outputs']): InferenceResponse {
+  private response(prepared: PreparedRequest, outputs: InferenceResponse['outputs']): InferenceResponse {
     const response: InferenceResponse = { model: this.modelName, version: this.version, outputs };
     if (prepared.request.id !== undefined) response.id = prepared.request.id;
     return response;
@@ -296,59 +299,5 @@ export abstract class BatchScheduler implements ModelScheduler {
       this.drained();
       this.drained = undefined;
     }
-  }
-}
-
-/**
- * The requests of one execution of a decoupled model, from hand-over to their final
- * flags: responses go to each request's frontend as they come, before and after the
- * execution returns; a request is answered (statistics, drain) at its final flag, but no
- * earlier than the execution's return, whose timing its statistics need.
- */
-class DecoupledStream {
-  private readonly open: Set<number>;
-  /** Requests closed before the execution returned, and whether each failed. */
-  private readonly closedEarly = new Map<number, boolean>();
-  private returned = false;
-  /** Whether the last response of each request was an error. */
-  private readonly lastFailed = new Set<number>();
-
-  constructor(
-    private readonly batch: readonly QueuedRequest[],
-    private readonly scheduler: BatchScheduler,
-    private readonly finish: (k: number, failed: boolean) => void,
-  ) {
-    this.open = new Set(batch.map((_, k) => k));
-  }
-
-  readonly sink: ResponseSink = (k, outcome, final) => {
-    if (!this.open.has(k)) return;
-    const queued = this.batch[k];
-    const part = this.scheduler.streamedResponse(queued, outcome, final);
-    if (outcome) {
-      if (part.error) this.lastFailed.add(k);
-      else this.lastFailed.delete(k);
-    }
-    queued.prepared.request.onResponse?.(part);
-    if (!final) return;
-    this.open.delete(k);
-    if (this.returned) this.finish(k, this.lastFailed.has(k));
-    else this.closedEarly.set(k, this.lastFailed.has(k));
-  };
-
-  /** Undefined unless request `k` had its final flag before the execution returned; then whether it failed. */
-  closedBeforeReturn(k: number): boolean | undefined {
-    return this.closedEarly.get(k);
-  }
-
-  /** The execution failed, or answered by its result: request `k` is answered there, not here. */
-  close(k: number): void {
-    this.open.delete(k);
-  }
-
-  executionReturned(): void {
-    this.returned = true;
-    for (const [k, failed] of this.closedEarly) this.finish(k, failed);
-    this.closedEarly.clear();
   }
 }
