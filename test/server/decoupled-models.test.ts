@@ -287,6 +287,12 @@ describe('decoupled models over unary endpoints', () => {
     const err = await client.fail('ModelInfer', repeatRequest({ values: [1] }));
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
     expect(err.details).toBe("ModelInfer RPC doesn't support models with decoupled transaction policy");
+    // Refused before its inputs are looked at: here they have no data at all.
+    const empty = await client.fail('ModelInfer', { model_name: 'repeat_int32', inputs: [{ name: 'IN', datatype: 'INT32', shape: [3] }] });
+    expect([empty.code, empty.details]).toEqual([grpc.status.UNIMPLEMENTED, "ModelInfer RPC doesn't support models with decoupled transaction policy"]);
+    // An unknown model is still answered as one.
+    const unknown = await client.fail('ModelInfer', { ...repeatRequest({ values: [1] }), model_name: 'no_such_model' });
+    expect(unknown.details).toBe("Request for unknown model: 'no_such_model' is not found");
   });
 
   it('refuses HTTP infer with Triton’s status and message', async () => {
@@ -299,6 +305,9 @@ describe('decoupled models over unary endpoints', () => {
     });
     expect(status).toBe(501);
     expect(json.error).toBe("HTTP end point doesn't support models with decoupled transaction policy");
+    // Refused before the body is read, as in Triton: even a body that is not JSON.
+    const garbled = await postJson(`${t.url}/v2/models/repeat_int32/infer`, '{not json');
+    expect(garbled).toEqual({ status: 501, json: { error: "HTTP end point doesn't support models with decoupled transaction policy" } });
   });
 
   it('still serves models that are not decoupled over the stream, their one response flagged final', async () => {

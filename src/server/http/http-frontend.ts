@@ -108,6 +108,9 @@ type ListenWithOptions = (
 /** uWebSockets.js's ListenOptions value (a type-only enum in its typings, so the number is written here). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
+/** Triton's refusal of a decoupled model over HTTP infer (501). */
+const HTTP_DECOUPLED = "HTTP end point doesn't support models with decoupled transaction policy";
+
 /**
  * uWebSockets.js reports a failed bind as `false` without the cause, so the same bind is
  * tried with node:net to name it (address in use, permission denied, no such address).
@@ -327,6 +330,15 @@ export class HttpFrontend {
     });
   }
 
+  /** Whether the model is decoupled; false for a model infer() will refuse for its own reason. */
+  private isDecoupled(model: string, version: string | undefined): boolean {
+    try {
+      return this.dataPlane.isDecoupled(model, version);
+    } catch {
+      return false;
+    }
+  }
+
   private async inferBody(
     ex: Exchange,
     model: string,
@@ -334,6 +346,8 @@ export class HttpFrontend {
     raw: Uint8Array,
     headers: { headerLength: string; contentEncoding: string; acceptEncoding: string },
   ): Promise<void> {
+    // As in Triton, a decoupled model is refused before the body is looked at.
+    if (this.isDecoupled(model, version)) throw new InferenceError('UNSUPPORTED', HTTP_DECOUPLED);
     const coding = requestCoding(headers.contentEncoding);
     const bytes = await decodeBody(coding, raw, this.options.maxInputSize);
     if (ex.aborted) return;
@@ -344,7 +358,7 @@ export class HttpFrontend {
       this.dataPlane.sharedMemory,
     );
     request.cancellation = ex.clientCancellation;
-    const response = await this.dataPlane.infer(request, "HTTP end point doesn't support models with decoupled transaction policy");
+    const response = await this.dataPlane.infer(request, HTTP_DECOUPLED);
     const encoded = encodeInferResponse(response, request);
     const answerCoding = responseCoding(headers.acceptEncoding);
     const replyHeaders: Array<[string, string]> = [];
