@@ -190,7 +190,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     let computeStartMs = dispatchMs;
     let executed = false;
     const stream = this.decoupled
-      ? new DecoupledStream(batch, (queued, outcome, final) => this.streamedResponse(queued, outcome, final), (k, failed) => finish(k, failed))
+      ? new DecoupledStream(batch, (queued, outcome, final) => this.streamedResponse(queued, outcome, final), (k, failed, firstMs) => finish(k, failed, firstMs))
       : undefined;
     try {
       const result = await instance.execute(assembleBatch(batch, this.config), stream?.sink);
@@ -215,12 +215,15 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const returnedMs = performance.now();
     computeStartMs = Math.min(computeStartMs, returnedMs);
-    const finish = (k: number, failedInStream: boolean) => {
+    const finish = (k: number, failedInStream: boolean, firstResponseMs = performance.now()) => {
       const queued = batch[k];
       const doneMs = Math.max(returnedMs, performance.now());
       this.inFlight--;
       if (failedInStream) this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
-      else this.statistics.recordSuccess(queued.rows, (doneMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
+      else {
+        const sinceArrivalNs = (ms: number) => (ms - queued.arrivalMs) * MS_TO_NS;
+        this.statistics.recordSuccess(queued.rows, sinceArrivalNs(doneMs), sinceArrivalNs(computeStartMs), computeNs, sinceArrivalNs(Math.min(firstResponseMs, doneMs)));
+      }
       queued.settle(this.response(queued.prepared, []));
       queued.prepared.request.trace?.complete({ version: this.version, queueStartMs: queued.arrivalMs, computeStartMs, compute: computeNs, requestEndMs: doneMs });
       this.checkDrained();
@@ -235,7 +238,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       if (stream) {
         // Closed by its final flag before the execution failed: answered as it was closed.
         const closed = stream.closedBeforeReturn(k);
-        if (closed !== undefined) return finish(k, closed);
+        if (closed !== undefined) return finish(k, closed, stream.firstResponseMs(k));
         stream.close(k);
       }
       const result = results[k];

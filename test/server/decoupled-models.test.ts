@@ -4,12 +4,14 @@
  * Triton's refusals over unary ModelInfer and HTTP. Triton's repeat_int32 example model runs
  * as the bundled JavaScript model.
  */
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addEnsemble } from '../helpers/ensemble-models.js';
 import { addJavaScriptModel } from '../helpers/javascript-models.js';
+import { sampleValue, scrape } from '../helpers/prometheus-text.js';
 import { pendingRequests, until } from '../helpers/slow-model.js';
+import { DEFAULT_METRICS_CONFIG } from '../../src/metrics/index.js';
 import { grpc, InferenceClient, int32sOf, rawBytes, type Message } from '../helpers/grpc-client.js';
 import { addModel, EXAMPLE_REPOSITORY, getJson, postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -105,8 +107,25 @@ export async function execute(requests, context) {
 }
 `;
 
+/** Sends one response at once, and its final one once the file named by the request's parameter `gate` exists. */
+const GATED = `
+import { existsSync } from 'node:fs';
+const out = (v) => ({ outputs: { OUT: { shape: [1], data: Int32Array.of(v) } } });
+export async function execute(requests) {
+  for (const request of requests) {
+    request.responseSender.send(out(1));
+    const timer = setInterval(() => {
+      if (!existsSync(request.parameters.gate)) return;
+      clearInterval(timer);
+      request.responseSender.send(out(2), { final: true });
+    }, 5);
+  }
+}
+`;
+
 beforeAll(async () => {
   cpSync(join(EXAMPLE_REPOSITORY, 'repeat_int32'), join(repo.root, 'repeat_int32'), { recursive: true });
+  addJavaScriptModel(repo.root, 'gated', decoupledConfig(), { source: GATED });
   addJavaScriptModel(repo.root, 'faulty', decoupledConfig(), { source: FAULTY_SOURCE });
   addJavaScriptModel(repo.root, 'misuse', decoupledConfig(), { source: MISUSE_REPORTER });
   // The batch is sent when full (5 rows), long before its delay: the test's 4 requests make one batch.
@@ -129,7 +148,11 @@ beforeAll(async () => {
     outputs: [{ name: 'OUT', type: 'TYPE_INT32', dims: [1] }],
     steps: [{ model: 'repeat_int32', inputs: { IN: 'IN', DELAY: 'DELAY', WAIT: 'WAIT' }, outputs: { OUT: 'OUT' } }],
   });
-  t = await startTestServer({ modelRepositories: [repo.root], responseCacheBytes: 1 << 20 });
+  t = await startTestServer({
+    modelRepositories: [repo.root],
+    responseCacheBytes: 1 << 20,
+    metricsConfig: { ...DEFAULT_METRICS_CONFIG, histogramLatencies: true },
+  });
   client = new InferenceClient(t.grpcTarget);
 });
 afterAll(async () => {
@@ -442,6 +465,28 @@ describe('decoupled models and the rest of the server', () => {
     const { json } = await getJson(`${t.url}/v2/models/cached_repeat/stats`);
     expect(json.model_stats[0].inference_stats.cache_hit.count).toBe(0);
     expect(json.model_stats[0].execution_count).toBe(2);
+  });
+});
+
+describe('metrics of a decoupled model', () => {
+  it('times the first response, not the whole request, in nv_inference_first_response_histogram_ms', async () => {
+    const gate = join(repo.root, 'first-response-gate');
+    const stream = client.stream();
+    const first = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    const exchanged = exchange([{ ...intRequest('gated', [0], 'g'), parameters: { gate: { string_param: gate } } }], stream);
+    // The server timed the first response before sending it; the final one comes only after the gate opens, 300 ms later at least.
+    await first;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    writeFileSync(gate, '');
+    const { responses } = await exchanged;
+    expect(responses.map(finalFlag)).toEqual([false, true]);
+    const metrics = await scrape(t.metricsUrl);
+    const labels = { model: 'gated', version: '1' };
+    expect(sampleValue(metrics, 'nv_inference_request_success', labels)).toBe(1);
+    expect(sampleValue(metrics, 'nv_inference_first_response_histogram_ms_count', labels)).toBe(1);
+    const firstMs = sampleValue(metrics, 'nv_inference_first_response_histogram_ms_sum', labels);
+    const requestMs = sampleValue(metrics, 'nv_inference_request_duration_us', labels) / 1000;
+    expect(requestMs - firstMs).toBeGreaterThanOrEqual(299);
   });
 });
 
