@@ -239,7 +239,7 @@ export class HttpFrontend {
 
     app.post('/v2/repository/index', this.handle((ex, req) => this.withJsonBody(ex, req, (body) => {
       const ready = body.ready;
-      if (ready !== undefined && typeof ready !== 'boolean') throw new InferenceError('INVALID_ARG', "'ready' must be a boolean");
+      if (ready !== undefined && typeof ready !== 'boolean') throw new InferenceError('INVALID_ARG', "Invalid value for 'ready': expected a boolean");
       ex.sendJson(dp.repositoryIndex(ready === true));
     })));
     app.post('/v2/repository/models/:model/load', this.handle((ex, req) => {
@@ -330,15 +330,6 @@ export class HttpFrontend {
     });
   }
 
-  /** Whether the model is decoupled; false for a model infer() will refuse for its own reason. */
-  private isDecoupled(model: string, version: string | undefined): boolean {
-    try {
-      return this.dataPlane.isDecoupled(model, version);
-    } catch {
-      return false;
-    }
-  }
-
   private async inferBody(
     ex: Exchange,
     model: string,
@@ -346,8 +337,10 @@ export class HttpFrontend {
     raw: Uint8Array,
     headers: { headerLength: string; contentEncoding: string; acceptEncoding: string },
   ): Promise<void> {
+    // A model that cannot serve answers 503 (404 when unknown) whatever the body holds.
+    const config = this.dataPlane.servingConfig(model, version);
     // As in Triton, a decoupled model is refused before the body is looked at.
-    if (this.isDecoupled(model, version)) throw new InferenceError('UNSUPPORTED', HTTP_DECOUPLED);
+    if (config.model_transaction_policy?.decoupled) throw new InferenceError('UNSUPPORTED', HTTP_DECOUPLED);
     const coding = requestCoding(headers.contentEncoding);
     const bytes = await decodeBody(coding, raw, this.options.maxInputSize);
     if (ex.aborted) return;
@@ -355,6 +348,7 @@ export class HttpFrontend {
       { bytes, headerLength: headers.headerLength, inflated: coding !== 'identity' },
       model,
       version,
+      config,
       this.dataPlane.sharedMemory,
     );
     request.cancellation = ex.clientCancellation;
