@@ -78,7 +78,17 @@ export type RequestOutcome = { outputs: Tensor[] } | { error: string };
  */
 export type ExecutionResult =
   | { kind: 'batch'; outputs: Tensor[]; timing: ExecutionTiming }
-  | { kind: 'per-request'; responses: RequestOutcome[]; timing: ExecutionTiming };
+  | { kind: 'per-request'; responses: RequestOutcome[]; timing: ExecutionTiming }
+  /** A decoupled model's execution: its responses went, and may still go, to the ResponseSink. */
+  | { kind: 'decoupled'; timing: ExecutionTiming };
+
+/**
+ * Where a decoupled model's responses go (config `model_transaction_policy { decoupled:
+ * true }`): any number of them per request, during the execution and after it returned,
+ * the last one flagged `final`. `request` is the request's index in the batch; an
+ * `outcome` undefined with `final` only closes the request, without a response.
+ */
+export type ResponseSink = (request: number, outcome: RequestOutcome | undefined, final: boolean) => void;
 
 /**
  * One loaded copy of a model that executes one batch at a time. Input buffers may be
@@ -87,7 +97,12 @@ export type ExecutionResult =
 export interface ModelInstance {
   readonly name: string;
   readonly signature: ModelSignature;
-  execute(batch: ExecutionBatch): Promise<ExecutionResult>;
+  /**
+   * Resolves once the instance is free for the next batch. A decoupled model's responses go to
+   * `responses` instead of the result (and every request gets its final flag there, unless the
+   * execution fails, which then answers the requests not yet closed).
+   */
+  execute(batch: ExecutionBatch, responses?: ResponseSink): Promise<ExecutionResult>;
   /** Called with the reason when the instance dies outside of an execute() call. */
   onFailure(listener: (error: Error) => void): void;
   close(): Promise<void>;
@@ -110,6 +125,8 @@ export interface BackendModelConfig {
   max_batch_size: number;
   input: ConfiguredTensor[];
   output: ConfiguredTensor[];
+  /** `decoupled: true`: the model sends any number of responses per request, itself. */
+  model_transaction_policy?: { decoupled: boolean };
 }
 
 export interface InstanceOptions {

@@ -15,12 +15,13 @@ export type {
   ModelInstance,
   ModelSignature,
   RequestOutcome,
+  ResponseSink,
   TensorSignature,
 } from './backend.js';
 export { ExecutionNotStartedError } from './backend.js';
 export { cudaAddon, cudaProbe, type CudaDevice, type CudaProbe, type NvmlReading } from './cuda/cuda-addon.js';
 export { ownedTensor } from './worker-protocol.js';
-export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, ModelTensor } from './javascript/model-api.js';
+export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, ModelTensor, ResponseSender } from './javascript/model-api.js';
 
 /** The model files each backend looks for when the config does not name one, in order of preference. */
 const MODEL_FILENAMES: Readonly<Record<string, readonly string[]>> = {

@@ -10,8 +10,11 @@ import type { CallOutcome, WorkerCommand, WorkerReply } from './worker-protocol.
 
 export interface HostedInstance {
   signature: ModelSignature;
-  /** The result and the buffers to transfer with it (which the instance must not touch again). */
-  execute(batch: ExecutionBatch): Promise<{ result: ExecutionResult; transfer: ArrayBuffer[] }>;
+  /**
+   * The result and the buffers to transfer with it (which the instance must not touch again).
+   * `executionId` names the execution in the 'response' messages of a decoupled model.
+   */
+  execute(batch: ExecutionBatch, executionId: number): Promise<{ result: ExecutionResult; transfer: ArrayBuffer[] }>;
   /**
    * Whether execute() may be called again before the previous call has finished (the
    * instance then runs executions one after another itself). Otherwise the host waits
@@ -72,7 +75,7 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
       return;
     }
     try {
-      const { result, transfer } = await instance.execute(command.batch);
+      const { result, transfer } = await instance.execute(command.batch, command.id);
       replies.post({ type: 'result', id: command.id, result }, transfer);
     } catch (err) {
       replies.post({ type: 'error', id: command.id, message: errorMessage(err) });

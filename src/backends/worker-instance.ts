@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { toInferenceError, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
-import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature } from './backend.js';
+import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature, type ResponseSink } from './backend.js';
 import { startWorker } from '../core/index.js';
 import { Outbox } from './outbox.js';
 import { ownedTensor, transferList, type CallOutcome, type CallRequest, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
@@ -57,12 +57,21 @@ interface Pending {
   inputsKept: boolean;
 }
 
+/** The requests of one execution of a decoupled model that have not had their final response yet. */
+interface OpenResponses {
+  sink: ResponseSink;
+  open: Set<number>;
+  /** Whether the execution itself is still running (its result not yet received). */
+  running: boolean;
+}
+
 /**
  * Main-thread handle of a model instance that lives in its own worker thread, for any
  * backend whose worker speaks worker-protocol.ts (see worker-host.ts for the other side).
  */
 export class WorkerInstance implements ModelInstance {
   private readonly pending = new Map<number, Pending>();
+  private readonly responders = new Map<number, OpenResponses>();
   private readonly failureListeners: Array<(error: Error) => void> = [];
   private nextId = 0;
   private closing = false;
@@ -106,9 +115,10 @@ export class WorkerInstance implements ModelInstance {
     return new WorkerInstance(options.instanceName, signature, worker, options);
   }
 
-  execute(batch: ExecutionBatch): Promise<ExecutionResult> {
+  execute(batch: ExecutionBatch, responses?: ResponseSink): Promise<ExecutionResult> {
     if (this.closing) return Promise.reject(new Error(`instance ${this.name} is closed`));
     const id = this.nextId++;
+    if (responses) this.responders.set(id, { sink: responses, open: new Set(batch.requests.map((_, k) => k)), running: true });
     const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [], cancelled: batch.cancelled };
     const command: WorkerCommand = { type: 'execute', id, batch: sent };
     // An execution handed over behind another one keeps small inputs (they are copied,
@@ -138,13 +148,47 @@ export class WorkerInstance implements ModelInstance {
     this.outbox.post({ type: 'close' });
     await closed;
     await this.worker.terminate();
-    this.rejectAll(new Error(`instance ${this.name} was unloaded`));
+    const unloaded = new Error(`instance ${this.name} was unloaded`);
+    this.rejectAll(unloaded);
+    this.failOpenResponses(unloaded);
   }
 
   private onReply(reply: WorkerReply): void {
     if (reply.type === 'closed') return this.onClosed?.();
     if (reply.type === 'call') return this.serveCall(reply.id, reply.request);
+    if (reply.type === 'response') return this.respond(reply);
     if (reply.type === 'result' || reply.type === 'error') this.settle(reply.id, reply);
+  }
+
+  private respond(reply: Extract<WorkerReply, { type: 'response' }>): void {
+    const responder = this.responders.get(reply.id);
+    if (!responder || !responder.open.has(reply.request)) return;
+    if (reply.final) {
+      responder.open.delete(reply.request);
+      if (responder.open.size === 0 && !responder.running) this.responders.delete(reply.id);
+    }
+    responder.sink(reply.request, reply.outcome, reply.final);
+  }
+
+  /**
+   * An execution of a decoupled model returned: its requests still open go on receiving
+   * responses. One that failed answers them all through its rejection, so later
+   * responses of the model to them are dropped.
+   */
+  private executionEnded(id: number, failed: boolean): void {
+    const responder = this.responders.get(id);
+    if (!responder) return;
+    responder.running = false;
+    if (failed || responder.open.size === 0) this.responders.delete(id);
+  }
+
+  /** Closes with `error` every request of an execution that returned and has requests still open. */
+  private failOpenResponses(error: Error): void {
+    for (const [id, responder] of this.responders) {
+      this.responders.delete(id);
+      if (responder.running) continue;
+      for (const k of responder.open) responder.sink(k, { error: error.message }, true);
+    }
   }
 
   private settle(id: number, reply: Extract<WorkerReply, { type: 'result' | 'error' }>): void {
@@ -153,6 +197,7 @@ export class WorkerInstance implements ModelInstance {
     this.pending.delete(id);
     clearTimeout(pending.timer);
     this.watchOldest();
+    this.executionEnded(id, reply.type === 'error');
     if (reply.type === 'result') pending.resolve(reply.result);
     else pending.reject(new Error(reply.message));
   }
@@ -222,6 +267,7 @@ export class WorkerInstance implements ModelInstance {
       running = false;
     }
     this.pending.clear();
+    this.failOpenResponses(error);
     for (const listener of this.failureListeners) listener(error);
   }
 

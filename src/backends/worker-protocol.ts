@@ -3,7 +3,7 @@
  * model instance, whatever the backend. Tensor buffers travel in transfer lists.
  */
 import type { ErrorCode, Parameters, Tensor } from '../core/index.js';
-import type { ExecutionBatch, ExecutionResult, ModelSignature } from './backend.js';
+import type { ExecutionBatch, ExecutionResult, ModelSignature, RequestOutcome } from './backend.js';
 
 /** A request a model sends to another model of the server (a JavaScript model's infer()). */
 export interface CallRequest {
@@ -32,7 +32,9 @@ export type WorkerReply =
   | { type: 'result'; id: number; result: ExecutionResult }
   | { type: 'error'; id: number; message: string }
   | { type: 'closed' }
-  | { type: 'call'; id: number; request: CallRequest };
+  | { type: 'call'; id: number; request: CallRequest }
+  /** One response of a decoupled model to request `request` of execution `id` (see ResponseSink), sent before or after its 'result'. */
+  | { type: 'response'; id: number; request: number; outcome?: RequestOutcome; final: boolean };
 
 /**
  * The tensor with a buffer of its own, ready to transfer: a view on a larger buffer

@@ -1,4 +1,5 @@
 import type { Cancellation } from './cancellation.js';
+import type { InferenceError } from './errors.js';
 import type { RequestTrace } from './request-trace.js';
 import type { Tensor } from './tensor.js';
 
@@ -23,6 +24,22 @@ export interface InferenceRequest {
   cancellation?: Cancellation;
   /** Set when the trace extension sampled this request. */
   trace?: RequestTrace;
+  /**
+   * Set by a frontend that can pass on several responses (gRPC streaming): a decoupled
+   * model's responses and final flag come here, and the request's promise resolves once
+   * the final flag has come. A decoupled model refuses a request without it.
+   */
+  onResponse?: (part: StreamedResponse) => void;
+}
+
+/**
+ * One message of a decoupled model's answer to a request: a response, an error, or
+ * neither (the final flag alone); `final` on the last one.
+ */
+export interface StreamedResponse {
+  response?: InferenceResponse;
+  error?: InferenceError;
+  final: boolean;
 }
 
 export interface InferenceResponse {

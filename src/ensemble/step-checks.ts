@@ -54,6 +54,12 @@ export function checkSteps(ensemble: ModelConfig, plan: EnsemblePlan, resolve: M
 
   plan.steps.forEach((step, k) => {
     const model = configs[k];
+    if (model.model_transaction_policy?.decoupled) {
+      throw new EnsembleConfigError(
+        `${step.label}: model '${step.modelName}' is decoupled (model_transaction_policy { decoupled: true }); ` +
+          'Nereid runs ensemble steps that answer each request once, not decoupled ones',
+      );
+    }
     if (ensemble.max_batch_size > model.max_batch_size) {
       throw new EnsembleConfigError(
         model.max_batch_size === 0

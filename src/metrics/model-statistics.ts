@@ -80,15 +80,18 @@ export class ModelStatistics {
     add(batch.computeOutput, compute.outputNs);
   }
 
-  /** A request of `rows` rows answered with its outputs. */
-  recordSuccess(rows: number, requestNs: number, queueNs: number, compute: ComputeDurations): void {
+  /**
+   * A request of `rows` rows answered with its outputs. `firstResponseNs`: until its first
+   * response, for a decoupled model's request; otherwise its one response is the whole request.
+   */
+  recordSuccess(rows: number, requestNs: number, queueNs: number, compute: ComputeDurations, firstResponseNs = requestNs): void {
     this.inferenceCount += rows;
     add(this.success, requestNs);
     add(this.queue, queueNs);
     add(this.computeInput, compute.inputNs);
     add(this.computeInfer, compute.inferNs);
     add(this.computeOutput, compute.outputNs);
-    if (this.latencies !== undefined) this.latencies.observe(requestNs, queueNs, compute);
+    if (this.latencies !== undefined) this.latencies.observe(requestNs, queueNs, compute, firstResponseNs);
   }
 
   /** A request answered from the response cache: a success without queueing or execution, not an inference (as Triton's nv_inference_count says). */

@@ -193,7 +193,7 @@ export class PrometheusMetrics {
     const [request, queue, input, infer, output] = this.summaries.map((summary) => summary.labels(model, version));
     const firstResponse = this.histogram?.labels(model, version);
     return {
-      observe(requestNs, queueNs, compute) {
+      observe(requestNs, queueNs, compute, firstResponseNs) {
         if (request) {
           request.observe(requestNs / 1000);
           queue.observe(queueNs / 1000);
@@ -201,8 +201,7 @@ export class PrometheusMetrics {
           infer.observe(compute.inferNs / 1000);
           output.observe(compute.outputNs / 1000);
         }
-        // A model that is not decoupled answers once: its first response is its whole request.
-        firstResponse?.observe(requestNs / 1e6);
+        firstResponse?.observe(firstResponseNs / 1e6);
       },
     };
   }

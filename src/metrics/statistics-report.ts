@@ -38,7 +38,7 @@ export interface ModelStatisticsJson {
   batch_stats: InferBatchStatisticsJson[];
   /** Nereid does not account memory per model: always empty, as Triton's is for most backends. */
   memory_usage: never[];
-  /** Only decoupled models answer a request more than once; Nereid has none. */
+  /** Per-response statistics of decoupled models: not kept by Nereid yet, so always empty. */
   response_stats: Record<string, never>;
 }
 

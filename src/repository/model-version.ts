@@ -238,7 +238,12 @@ export class ModelVersion {
         rateLimits: this.rateLimiter ? new Map(this.rateLimits.map((entry) => [entry.limit.instanceName, entry])) : undefined,
       });
       const cache = options.responseCache;
-      if (cache && config.response_cache?.enable) {
+      // The cache holds one answer per request; a decoupled model's may be any number of responses.
+      const decoupled = config.model_transaction_policy?.decoupled === true;
+      if (cache && config.response_cache?.enable && decoupled) {
+        logger.warn({ model: this.modelName, version: this.version }, 'response_cache is not used for a decoupled model: its answers are any number of responses');
+      }
+      if (cache && config.response_cache?.enable && !decoupled) {
         const scope = `${this.modelName}\0${this.version}\0${++loadCount}`;
         this.scheduler = new CachingScheduler(scheduler, cache, scope, this.statistics);
         this.cacheScope = scope;

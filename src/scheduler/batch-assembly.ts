@@ -81,7 +81,7 @@ function rowsOf(output: Tensor, start: number, rows: number, totalRows: number):
 }
 
 /** Cuts a result into the answers of the requests it was computed for, in their order. */
-export function splitResult(result: ExecutionResult, requests: readonly QueuedRequest[], config: ModelConfig): RequestResult[] {
+export function splitResult(result: Exclude<ExecutionResult, { kind: 'decoupled' }>, requests: readonly QueuedRequest[], config: ModelConfig): RequestResult[] {
   const batching = config.max_batch_size > 0;
   if (result.kind === 'per-request') {
     if (result.responses.length !== requests.length) {

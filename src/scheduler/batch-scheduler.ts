@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { ExecutionNotStartedError, type ExecutionBatch, type ModelInstance } from '../backends/index.js';
-import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse } from '../core/index.js';
+import { ExecutionNotStartedError, type ExecutionBatch, type ModelInstance, type RequestOutcome } from '../backends/index.js';
+import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse, type StreamedResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import { assembleBatch, batchKey, needsBatchKey, splitResult, type RequestResult } from './batch-assembly.js';
+import { DecoupledStream } from './decoupled-stream.js';
 import type { InstancePool } from './instance-pool.js';
 import { QueuedRequest } from './queued-request.js';
 import type { RateLimitedInstance } from './rate-limiter.js';
-import { prepareRequest, type PreparedRequest } from './request-validation.js';
+import { prepareRequest, restoreOutputShape, type PreparedRequest } from './request-validation.js';
 import type { ModelScheduler } from './scheduler.js';
 import { schedulingParameters, type SchedulingParameters } from './scheduling-parameters.js';
 
@@ -48,6 +49,8 @@ export abstract class BatchScheduler implements ModelScheduler {
   private readonly rateLimits: ReadonlyMap<string, RateLimitedInstance> | undefined;
   /** Called by the rate limiter once it has granted an instance of this model its resources. */
   private readonly wake = () => this.dispatch();
+  /** model_transaction_policy { decoupled: true }: any number of responses per request, through request.onResponse. */
+  private readonly decoupled: boolean;
 
   constructor(context: SchedulerContext) {
     this.modelName = context.modelName;
@@ -57,6 +60,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     this.statistics = context.statistics;
     this.rateLimits = context.rateLimits;
     this.keyed = needsBatchKey(context.config);
+    this.decoupled = context.config.model_transaction_policy?.decoupled === true;
     // Requests queued while every instance was down go as soon as one is back.
     this.pool.onAvailable(() => this.dispatch());
   }
@@ -69,6 +73,15 @@ export abstract class BatchScheduler implements ModelScheduler {
     const arrivalMs = performance.now();
     if (this.draining) {
       return Promise.reject(new InferenceError('UNAVAILABLE', `model '${this.modelName}' version ${this.version} is unloading`));
+    }
+    if (this.decoupled && !request.onResponse) {
+      return Promise.reject(
+        new InferenceError(
+          'UNSUPPORTED',
+          `model '${this.modelName}' version ${this.version} is decoupled (model_transaction_policy { decoupled: true }): ` +
+            'it may answer a request with any number of responses, which only gRPC ModelStreamInfer can carry',
+        ),
+      );
     }
     let prepared: PreparedRequest;
     let scheduling: SchedulingParameters;
@@ -231,14 +244,19 @@ export abstract class BatchScheduler implements ModelScheduler {
     // the hand-over when the instance still runs earlier work (InstancePool's work-ahead).
     let computeStartMs = dispatchMs;
     let executed = false;
+    const stream = this.decoupled
+      ? new DecoupledStream(batch, (queued, outcome, final) => this.streamedResponse(queued, outcome, final), (k, failed, firstMs) => finish(k, failed, firstMs))
+      : undefined;
     try {
       const assembled: ExecutionBatch = assembleBatch(batch, this.config);
       if (stopWatching) assembled.cancelled = stopWatching.flags;
-      const result = await instance.execute(assembled);
+      const result = await instance.execute(assembled, stream?.sink);
       computeNs = result.timing;
       computeStartMs = Math.max(dispatchMs, steadyNsToPerformanceMs(result.timing.startNs));
       this.statistics.recordExecution(rows, result.timing);
-      results = splitResult(result, batch, this.config);
+      if (result.kind !== 'decoupled') results = splitResult(result, batch, this.config);
+      else if (stream) results = [];
+      else results = batch.map(() => ({ error: 'the backend streamed responses for a model that is not decoupled' }));
       executed = true;
     } catch (err) {
       if (err instanceof ExecutionNotStartedError && !this.draining && this.putBack(batch)) {
@@ -256,36 +274,78 @@ export abstract class BatchScheduler implements ModelScheduler {
     stopWatching?.stop();
     limit?.release();
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
-    const doneMs = performance.now();
-    computeStartMs = Math.min(computeStartMs, doneMs);
+    const returnedMs = performance.now();
+    computeStartMs = Math.min(computeStartMs, returnedMs);
+    const finish = (k: number, failedInStream: boolean, firstResponseMs = performance.now()) => {
+      const queued = batch[k];
+      const doneMs = Math.max(returnedMs, performance.now());
+      this.inFlight--;
+      if (failedInStream) this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
+      else {
+        const sinceArrivalNs = (ms: number) => (ms - queued.arrivalMs) * MS_TO_NS;
+        this.statistics.recordSuccess(queued.rows, sinceArrivalNs(doneMs), sinceArrivalNs(computeStartMs), computeNs, sinceArrivalNs(Math.min(firstResponseMs, doneMs)));
+      }
+      queued.settle(this.response(queued.prepared, []));
+      queued.prepared.request.trace?.complete({ version: this.version, queueStartMs: queued.arrivalMs, computeStartMs, compute: computeNs, requestEndMs: doneMs });
+      this.checkDrained();
+    };
+    if (stream && results.length === 0) {
+      // A decoupled execution returned: requests closed meanwhile are answered now, the others at their final flag.
+      stream.executionReturned();
+      this.dispatch();
+      return;
+    }
     batch.forEach((queued, k) => {
+      if (stream) {
+        // Closed by its final flag before the execution failed: answered as it was closed.
+        const closed = stream.closedBeforeReturn(k);
+        if (closed !== undefined) return finish(k, closed, stream.firstResponseMs(k));
+        stream.close(k);
+      }
       const result = results[k];
       const answer = () => {
         this.inFlight--;
         if (queued.prepared.request.cancellation?.cancelled) {
           // Its client went away while it ran (or waited in the instance): whatever the
           // model made of it, nobody receives the answer.
-          this.statistics.recordFailure('CANCELED', (doneMs - queued.arrivalMs) * MS_TO_NS);
+          this.statistics.recordFailure('CANCELED', (returnedMs - queued.arrivalMs) * MS_TO_NS);
           queued.settle(undefined, this.cancelled());
         } else if ('error' in result) {
-          this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
-          queued.settle(undefined, new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${result.error}`));
+          this.statistics.recordFailure('BACKEND', (returnedMs - queued.arrivalMs) * MS_TO_NS);
+          queued.settle(undefined, this.modelError(result.error));
         } else {
-          this.statistics.recordSuccess(queued.rows, (doneMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
-          queued.settle(this.response(queued.prepared, result.outputs));
+          this.statistics.recordSuccess(queued.rows, (returnedMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
+          const response = this.response(queued.prepared, result.outputs);
+          // A decoupled model on a backend that answers each request once: its one response is final.
+          if (stream) queued.prepared.request.onResponse?.({ response, final: true });
+          queued.settle(response);
         }
         queued.prepared.request.trace?.complete({
           version: this.version,
           queueStartMs: queued.arrivalMs,
           computeStartMs,
           compute: executed ? computeNs : undefined,
-          requestEndMs: doneMs,
+          requestEndMs: returnedMs,
         });
       };
-      if (this.preserveOrdering) this.answerInOrder(queued.sequence, answer);
+      if (this.preserveOrdering && !stream) this.answerInOrder(queued.sequence, answer);
       else answer();
     });
     this.dispatch();
+  }
+
+  /** A model's failure, as a request's answer. */
+  private modelError(message: string): InferenceError {
+    return new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${message}`);
+  }
+
+  /** One of a decoupled model's responses to a queued request, as its frontend receives it. */
+  private streamedResponse(queued: QueuedRequest, outcome: RequestOutcome | undefined, final: boolean): StreamedResponse {
+    const part: StreamedResponse = { final };
+    if (outcome && 'error' in outcome) part.error = this.modelError(outcome.error);
+    // A decoupled model's response need not hold every row of its request (one response per row is common).
+    else if (outcome) part.response = this.response(queued.prepared, outcome.outputs.map((output) => restoreOutputShape(this.config, output, output.shape[0] ?? queued.rows)));
+    return part;
   }
 
   private response(prepared: PreparedRequest, outputs: InferenceResponse['outputs']): InferenceResponse {

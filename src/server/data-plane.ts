@@ -54,6 +54,8 @@ export interface DataPlaneOptions {
   allowClientShm: boolean;
 }
 
+const isDecoupled = (config: ModelConfig) => config.model_transaction_policy?.decoupled === true;
+
 /** Versions in ascending number, as Triton lists them. */
 const byVersion = (a: ModelVersion, b: ModelVersion) => Number(a.version) - Number(b.version);
 
@@ -191,17 +193,31 @@ export class DataPlane {
     return this.options.tracing.update(model, parseTraceSettingsUpdate(body));
   }
 
-  infer(request: InferenceRequest): Promise<InferenceResponse> {
+  /**
+   * `decoupledRefusal`: the frontend's answer (Triton's wording for it) to a request for a
+   * decoupled model that it cannot stream to (the request has no onResponse).
+   */
+  infer(request: InferenceRequest, decoupledRefusal?: string): Promise<InferenceResponse> {
     this.lastInferenceAt = performance.now();
     if (this.options.tracing.enabled) request.trace = this.options.tracing.sample(request.model, request.id, this.lastInferenceAt);
     try {
       const model = this.registry.resolve(request.model, request.version);
+      if (decoupledRefusal !== undefined && !request.onResponse && isDecoupled(model.config)) throw new InferenceError('UNSUPPORTED', decoupledRefusal);
       const delivery = OutputDelivery.prepare(request, model.config, model.labels, this.sharedMemory);
+      const { onResponse } = request;
+      if (delivery && onResponse) {
+        request.onResponse = (part) => onResponse(part.response ? { ...part, response: delivery.apply(part.response) } : part);
+      }
       const answer = model.requestScheduler.enqueue(request);
-      return delivery ? answer.then((response) => delivery.apply(response)) : answer;
+      return delivery ? answer.then((response) => (onResponse && isDecoupled(model.config) ? response : delivery.apply(response))) : answer;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** Whether the model (at that version, or its highest ready one) is decoupled; throws as infer() would for an unknown or unavailable model. */
+  isDecoupled(name: string, version?: string): boolean {
+    return isDecoupled(this.registry.resolve(name, version).config);
   }
 
   private logging(): LogControl {

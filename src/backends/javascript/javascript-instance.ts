@@ -50,6 +50,7 @@ export function loadJavaScriptInstance(options: InstanceOptions): Promise<ModelI
     initializeArgs,
     signature: { inputs: signatureOf(config.input, batching), outputs: signatureOf(config.output, batching) },
     batching,
+    decoupled: config.model_transaction_policy?.decoupled === true,
   };
   return WorkerInstance.start({
     callerUrl: import.meta.url,

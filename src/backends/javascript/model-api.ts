@@ -13,6 +13,14 @@
  * config parameter `execute_timeout_ms` (default 30000; 0 for no limit) fails its
  * requests, and the instance's worker is stopped and restarted.
  *
+ * Decoupled models (config `model_transaction_policy { decoupled: true }`), as Triton's
+ * Python backend's: execute() sends each request's responses itself, any number of them,
+ * with `request.responseSender.send(response)`, and ends each request with
+ * `send(response, { final: true })` or `send(undefined, { final: true })` (no response,
+ * only the final flag). It may go on sending after it returned: the instance takes its
+ * next batch once execute() returns (or its promise settles), and it returns nothing. A
+ * request whose execute() throws, or whose instance is lost, is ended with an error.
+ *
  * Business logic scripting: `await context.infer({ model, inputs })` sends a request to
  * any model of the server, through that model's scheduler (so it is batched with other
  * requests to it), and resolves with its outputs or rejects with its error.
@@ -55,6 +63,25 @@ export interface ModelRequest {
    * counts as a CANCELED failure whatever execute() returns.
    */
   isCancelled(): boolean;
+  /** Present for a decoupled model only: where this request's responses go. */
+  responseSender?: ResponseSender;
+}
+
+export interface SendOptions {
+  /** The last response of the request: send() may not be called for it again. */
+  final?: boolean;
+}
+
+/** A decoupled model's channel back to one request's client. */
+export interface ResponseSender {
+  /**
+   * Sends `response` ({ outputs } or { error }) to the client, or, with `undefined`, only
+   * the final flag. A response that does not fit the configuration reaches the client as
+   * an error naming what was wrong. Throws once the request has had its final response.
+   */
+  send(response: ModelResponse | undefined, options?: SendOptions): void;
+  /** True once the final response was sent (or the request was ended by an error). */
+  readonly closed: boolean;
 }
 
 /**

@@ -80,24 +80,32 @@ export function modelResponses(returned: unknown, context: ResponseContext): Req
     return context.rows.map(() => ({ error }));
   }
   const configured = new Map(context.outputs.map((o) => [o.name, o]));
-  return returned.map((response: unknown, k): RequestOutcome => {
-    try {
-      if (typeof response !== 'object' || response === null) throw new ResponseError(`expected { outputs } or { error }, got ${describe(response)}`);
-      if ('error' in response) {
-        const { error } = response as { error: unknown };
-        return { error: error instanceof Error ? error.message : String(error) };
-      }
-      const { outputs } = response as { outputs?: unknown };
-      if (typeof outputs !== 'object' || outputs === null) throw new ResponseError(`'outputs' must be an object keyed by output name, got ${describe(outputs)}`);
-      return {
-        outputs: context.requestedOutputs[k].map((name) => {
-          if (!Object.hasOwn(outputs, name)) throw new ResponseError(`no output '${name}', which the request asked for`);
-          return outputTensor(name, (outputs as Record<string, unknown>)[name], configured.get(name), context.rows[k]);
-        }),
-      };
-    } catch (err) {
-      if (!(err instanceof ResponseError)) throw err;
-      return { error: `model.js response ${k}: ${err.message}` };
+  return returned.map((response: unknown, k): RequestOutcome => requestOutcome(response, k, context, configured));
+}
+
+/** Checks one response of execute() (or of a decoupled model's send()) for request `k` and converts it. */
+export function requestOutcome(
+  response: unknown,
+  k: number,
+  context: ResponseContext,
+  configured: ReadonlyMap<string, TensorSignature> = new Map(context.outputs.map((o) => [o.name, o])),
+): RequestOutcome {
+  try {
+    if (typeof response !== 'object' || response === null) throw new ResponseError(`expected { outputs } or { error }, got ${describe(response)}`);
+    if ('error' in response) {
+      const { error } = response as { error: unknown };
+      return { error: error instanceof Error ? error.message : String(error) };
     }
-  });
+    const { outputs } = response as { outputs?: unknown };
+    if (typeof outputs !== 'object' || outputs === null) throw new ResponseError(`'outputs' must be an object keyed by output name, got ${describe(outputs)}`);
+    return {
+      outputs: context.requestedOutputs[k].map((name) => {
+        if (!Object.hasOwn(outputs, name)) throw new ResponseError(`no output '${name}', which the request asked for`);
+        return outputTensor(name, (outputs as Record<string, unknown>)[name], configured.get(name), context.rows[k]);
+      }),
+    };
+  } catch (err) {
+    if (!(err instanceof ResponseError)) throw err;
+    return { error: `model.js response ${k}: ${err.message}` };
+  }
 }

@@ -8,4 +8,6 @@ export interface ModelWorkerData {
   signature: ModelSignature;
   /** max_batch_size > 0: every tensor has the request's batch dimension first. */
   batching: boolean;
+  /** model_transaction_policy { decoupled: true }: execute() sends responses through each request's responseSender. */
+  decoupled: boolean;
 }

@@ -12,12 +12,13 @@ import { transferList } from '../worker-protocol.js';
 import type { ExecuteContext, ModelRequest, ModelResponse } from './model-api.js';
 import { ModelCalls } from './model-calls.js';
 import { modelRequests } from './model-requests.js';
-import { modelResponses } from './model-responses.js';
+import { modelResponses, type ResponseContext } from './model-responses.js';
+import { ExecutionResponses } from './response-senders.js';
 import type { ModelWorkerData } from './model-worker-data.js';
 
 interface ModelModule {
   initialize?: (args: unknown) => unknown;
-  execute: (requests: ModelRequest[], context: ExecuteContext) => ModelResponse[] | Promise<ModelResponse[]>;
+  execute: (requests: ModelRequest[], context: ExecuteContext) => ModelResponse[] | void | Promise<ModelResponse[] | void>;
   finalize?: () => unknown;
 }
 
@@ -41,26 +42,39 @@ async function load(): Promise<HostedInstance> {
   }
   return {
     signature: init.signature,
-    async execute(batch: ExecutionBatch) {
+    async execute(batch: ExecutionBatch, executionId: number) {
       const start = nowNs();
       const requests = modelRequests(batch, init.batching);
+      const responseContext: ResponseContext = {
+        outputs: init.signature.outputs,
+        rows: batch.requests.map((r) => (init.batching ? r.rows : undefined)),
+        requestedOutputs: batch.requests.map((r) => r.outputNames),
+      };
+      const decoupled = init.decoupled ? new ExecutionResponses(executionId, responseContext, toMainThread()) : undefined;
+      if (decoupled) requests.forEach((request, k) => (request.responseSender = decoupled.senders[k]));
       const executeStart = nowNs();
       let returned: unknown;
       try {
         returned = await model.execute(requests, context);
       } catch (err) {
+        decoupled?.endAll();
         throw new Error(`model.js execute() failed: ${err instanceof Error ? err.message : String(err)}`);
       }
       const executeEnd = nowNs();
-      const responses = modelResponses(returned, {
-        outputs: init.signature.outputs,
-        rows: batch.requests.map((r) => (init.batching ? r.rows : undefined)),
-        requestedOutputs: batch.requests.map((r) => r.outputNames),
-      });
+      const timing = (): ExecutionTiming => ({ startNs: start, inputNs: executeStart - start, inferNs: executeEnd - executeStart, outputNs: nowNs() - executeEnd });
+      if (decoupled) {
+        if (returned !== undefined && returned !== null) {
+          decoupled.failOpen(
+            `model.js execute() of a decoupled model returned ${Array.isArray(returned) ? 'an array' : typeof returned}; ` +
+              'it must send responses with request.responseSender.send() and return nothing',
+          );
+        }
+        return { result: { kind: 'decoupled', timing: timing() }, transfer: [] };
+      }
+      const responses = modelResponses(returned, responseContext);
       const transfer = new Set<ArrayBuffer>();
       for (const response of responses) if ('outputs' in response) transferList(response.outputs, transfer);
-      const timing: ExecutionTiming = { startNs: start, inputNs: executeStart - start, inferNs: executeEnd - executeStart, outputNs: nowNs() - executeEnd };
-      return { result: { kind: 'per-request', responses, timing }, transfer: [...transfer] };
+      return { result: { kind: 'per-request', responses, timing: timing() }, transfer: [...transfer] };
     },
     async close() {
       await model.finalize?.();

@@ -1,7 +1,7 @@
 /** The KServe v2 / Triton gRPC frontend (inference.GRPCInferenceService) on @grpc/grpc-js. */
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { Cancellation, type Logger } from '../../core/index.js';
+import { Cancellation, InferenceError, type Logger } from '../../core/index.js';
 import { encodeModelConfig, type ModelConfig } from '../../repository/index.js';
 import type { DataPlane } from '../data-plane.js';
 import type { GrpcTlsFiles } from '../tls-files.js';
@@ -10,7 +10,7 @@ import { restrictionFailure, type ApiRestrictions, type RestrictedCategory } fro
 import { decodeMessage, encodeMessage, inferenceService, int64ToNumber, type Int64 } from './grpc-messages.js';
 import { repositoryParametersFromWire, type RepositoryParameterMessage } from './repository-parameters.js';
 import { grpcStatusOf, notImplemented } from './grpc-status.js';
-import { decodeModelInferRequest, encodeModelInferResponse } from './infer-codec.js';
+import { encodeModelInferResponse, inferenceRequestFrom, parseModelInferRequest } from './infer-codec.js';
 import { InferStream } from './infer-stream.js';
 import {
   logSettingsFromWire,
@@ -90,6 +90,9 @@ function serverCredentials(tls: GrpcTlsFiles | undefined): grpc.ServerCredential
 }
 
 type Bytes = Buffer;
+
+/** Triton's refusal of a decoupled model over unary ModelInfer (UNIMPLEMENTED). */
+const MODEL_INFER_DECOUPLED = "ModelInfer RPC doesn't support models with decoupled transaction policy";
 type UnaryHandler = (request: Bytes) => Bytes | Promise<Bytes>;
 
 interface SharedMemoryRegisterRequest {
@@ -326,11 +329,23 @@ export class GrpcFrontend {
     };
   }
 
+  /** Whether the model is decoupled; false for a model infer() will refuse for its own reason. */
+  private isDecoupled(model: string, version: string): boolean {
+    try {
+      return this.dataPlane.isDecoupled(model, version === '' ? undefined : version);
+    } catch {
+      return false;
+    }
+  }
+
   /** A client that cancels, disconnects or passes its deadline cancels the request, so a queued one is dropped. */
   private infer(call: grpc.ServerUnaryCall<Bytes, Bytes>, callback: grpc.sendUnaryData<Bytes>): void {
     let request;
     try {
-      request = decodeModelInferRequest(call.request, this.dataPlane.sharedMemory);
+      const message = parseModelInferRequest(call.request);
+      // As in Triton, a decoupled model is refused before its inputs are looked at.
+      if (this.isDecoupled(message.model_name, message.model_version)) throw new InferenceError('UNSUPPORTED', MODEL_INFER_DECOUPLED);
+      request = inferenceRequestFrom(message, this.dataPlane.sharedMemory);
     } catch (err) {
       callback(grpcStatusOf(err));
       return;
@@ -343,7 +358,7 @@ export class GrpcFrontend {
     call.once('cancelled', () => {
       if (!answered) cancellation.cancel();
     });
-    this.dataPlane.infer(request).then(
+    this.dataPlane.infer(request, MODEL_INFER_DECOUPLED).then(
       (response) => {
         answered = true;
         let bytes: Bytes;

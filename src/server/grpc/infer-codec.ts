@@ -13,6 +13,7 @@ import {
   isDatatype,
   type InferenceRequest,
   type InferenceResponse,
+  type Parameters,
   tensorDataFromBytes,
   tensorDataToBytes,
   type RequestedOutput,
@@ -154,12 +155,27 @@ export function encodeStreamInferResponse(response: InferenceResponse, request: 
 /**
  * A failed stream request. Triton sends only `error_message`; Nereid also fills
  * the model, version and id of the request (when it could be read) so that a
- * client with several requests in flight can tell which one failed.
+ * client with several requests in flight can tell which one failed. `parameters`:
+ * `triton_final_response`, for a request that reached a decoupled model.
  */
-export function encodeStreamInferError(message: string, request: ModelInferRequestMessage | undefined): Buffer {
+export function encodeStreamInferError(message: string, request: ModelInferRequestMessage | undefined, parameters?: Parameters): Buffer {
   const value: Record<string, unknown> = { error_message: message };
   if (request) {
-    value.infer_response = { model_name: request.model_name, model_version: request.model_version, id: request.id };
+    const response: Record<string, unknown> = { model_name: request.model_name, model_version: request.model_version, id: request.id };
+    if (parameters) response.parameters = parametersToWire(parameters);
+    value.infer_response = response;
   }
   return encodeMessage('ModelStreamInferResponse', value);
+}
+
+/** A decoupled model's final flag without a response, as Triton writes it when the request asked for it. */
+export function encodeStreamInferEmptyFinal(request: ModelInferRequestMessage): Buffer {
+  return encodeMessage('ModelStreamInferResponse', {
+    infer_response: {
+      model_name: request.model_name,
+      model_version: request.model_version,
+      id: request.id,
+      parameters: parametersToWire({ triton_final_response: true }),
+    },
+  });
 }

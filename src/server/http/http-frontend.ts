@@ -123,6 +123,9 @@ type ListenWithOptions = (
 /** uWebSockets.js's ListenOptions value (a type-only enum in its typings, so the number is written here). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
+/** Triton's refusal of a decoupled model over HTTP infer (501). */
+const HTTP_DECOUPLED = "HTTP end point doesn't support models with decoupled transaction policy";
+
 /**
  * uWebSockets.js reports a failed bind as `false` without the cause, so the same bind is
  * tried with node:net to name it (address in use, permission denied, no such address).
@@ -420,6 +423,8 @@ export class HttpFrontend {
   ): Promise<void> {
     // A model that cannot serve answers 503 (404 when unknown) whatever the body holds.
     const config = this.dataPlane.servingConfig(model, version);
+    // As in Triton, a decoupled model is refused before the body is looked at.
+    if (config.model_transaction_policy?.decoupled) throw new InferenceError('UNSUPPORTED', HTTP_DECOUPLED);
     const coding = requestCoding(headers.contentEncoding);
     const bytes = await decodeBody(coding, raw, this.options.maxInputSize);
     if (ex.aborted) return;
@@ -432,7 +437,7 @@ export class HttpFrontend {
     );
     addForwardedHeaders(request, headers.forwarded);
     request.cancellation = ex.clientCancellation;
-    const response = await this.dataPlane.infer(request);
+    const response = await this.dataPlane.infer(request, HTTP_DECOUPLED);
     const encoded = encodeInferResponse(response, request);
     const answerCoding = responseCoding(headers.acceptEncoding);
     const replyHeaders: Array<[string, string]> = [];
