@@ -4,9 +4,10 @@ import { availableGpus, defaultModelFilenames, loadInstance, type ModelInstance,
 import { InferenceError, type InferenceRequest, type InferenceResponse, type Logger } from '../core/index.js';
 import { EnsembleScheduler, type ModelResolver } from '../ensemble/index.js';
 import { ModelStatistics } from '../metrics/index.js';
-import { CachingScheduler, DefaultScheduler, DynamicBatcher, InstancePool, type ModelScheduler, type ResponseCache, type SchedulerContext } from '../scheduler/index.js';
+import { CachingScheduler, DefaultScheduler, DynamicBatcher, InstancePool, SequenceBatcher, type ModelScheduler, type ResponseCache, type SchedulerContext } from '../scheduler/index.js';
 import { autoCompleteConfig, validateAgainstModel } from './config-completion.js';
 import { normalizeDynamicBatching } from './dynamic-batching.js';
+import { normalizeSequenceBatching, resolveSequenceStates, sequenceControls } from './sequence-batching.js';
 import { defaultIntraOpThreads, instanceNames, normalizeInstanceGroups } from './instance-groups.js';
 import type { ModelConfig } from './model-config.js';
 import { warmUp } from './model-warmup.js';
@@ -52,8 +53,15 @@ function modelFile(options: VersionLoadOptions, version: string): string {
   return found;
 }
 
-/** The dynamic batcher when the config asks for one (as Triton, also for max_batch_size 0: priorities and queue policies still apply), else the default scheduler. */
-function createScheduler(context: SchedulerContext): ModelScheduler {
+/**
+ * The sequence batcher or the dynamic batcher when the config asks for one (as Triton,
+ * also for max_batch_size 0: priorities and queue policies still apply), else the
+ * default scheduler.
+ */
+function createScheduler(context: SchedulerContext, signature: ModelSignature): ModelScheduler {
+  if (context.config.sequence_batching) {
+    return new SequenceBatcher(context, sequenceControls(context.config), resolveSequenceStates(context.config, signature));
+  }
   const batching = context.config.dynamic_batching;
   return batching ? new DynamicBatcher(context, batching) : new DefaultScheduler(context);
 }
@@ -141,7 +149,8 @@ export class ModelVersion {
       if (!options.strictModelConfig) config = autoCompleteConfig(config, first.signature, this.modelName);
       validateAgainstModel(config, first.signature, this.modelName);
       const labels = loadOutputLabels(options.modelDir, config);
-      config = normalizeDynamicBatching({ ...config, instance_group: groups });
+      config = normalizeSequenceBatching(normalizeDynamicBatching({ ...config, instance_group: groups }));
+      resolveSequenceStates(config, first.signature);
       const rest = await Promise.allSettled(names.slice(1).map(load));
       for (const result of rest) if (result.status === 'fulfilled') instances.push(result.value);
       const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -165,7 +174,7 @@ export class ModelVersion {
       // Without batching an instance may hold several executions, so that its worker never
       // waits on the main thread; a batcher gives an instance its next batch only when it is
       // idle, so that the batch holds everything that queued meanwhile.
-      const slots = config.dynamic_batching ? 1 : UNBATCHED_SLOTS_PER_INSTANCE;
+      const slots = config.dynamic_batching || config.sequence_batching ? 1 : UNBATCHED_SLOTS_PER_INSTANCE;
       this.pool = new InstancePool(
         instances,
         {
@@ -187,7 +196,7 @@ export class ModelVersion {
         config,
         pool: this.pool,
         statistics: this.statistics,
-      });
+      }, first.signature);
       const cache = options.responseCache;
       if (cache && config.response_cache?.enable) {
         const scope = `${this.modelName}\0${this.version}\0${++loadCount}`;

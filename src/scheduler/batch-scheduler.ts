@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ExecutionNotStartedError, type ModelInstance } from '../backends/index.js';
+import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance } from '../backends/index.js';
 import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
@@ -19,6 +19,12 @@ export interface SchedulerContext {
 }
 
 const MS_TO_NS = 1e6;
+
+/** A batch and the instance that runs it. */
+export interface Execution {
+  instance: ModelInstance;
+  batch: QueuedRequest[];
+}
 
 /**
  * What every scheduler that feeds a model's instances shares: admission and
@@ -107,11 +113,11 @@ export abstract class BatchScheduler implements ModelScheduler {
   /** Takes a request out of the queue, if it is still there. */
   protected abstract remove(queued: QueuedRequest): void;
   /**
-   * Called while an instance is idle: the requests to execute next, taken out of the
-   * queue, or undefined to leave the instance idle for now (the subclass then calls
-   * dispatch() again when that may change).
+   * Called while some instance has a free slot: the requests to execute next, taken out
+   * of the queue, with the instance to run them on, or undefined to leave the instances
+   * idle for now (the subclass then calls dispatch() again when that may change).
    */
-  protected abstract nextBatch(nowMs: number): QueuedRequest[] | undefined;
+  protected abstract nextExecution(nowMs: number): Execution | undefined;
   /** Takes every queued request out of the queue. */
   protected abstract takeAll(): QueuedRequest[];
 
@@ -126,13 +132,31 @@ export abstract class BatchScheduler implements ModelScheduler {
 
   /** Hands batches to instances with a free slot for as long as there are both. */
   protected dispatch(): void {
-    while (this.pool.hasFreeSlot) {
-      const batch = this.queuedCount > 0 ? this.nextBatch(performance.now()) : undefined;
-      if (!batch) break;
-      void this.execute(this.pool.acquire()!, batch);
+    while (this.pool.hasFreeSlot && this.queuedCount > 0) {
+      const next = this.nextExecution(performance.now());
+      if (!next) break;
+      void this.execute(next.instance, next.batch);
     }
     this.checkDrained();
   }
+
+  /** A batch for whichever instance has a free slot (there is one while dispatch() asks). */
+  protected onAnyInstance(batch: QueuedRequest[] | undefined): Execution | undefined {
+    return batch && { instance: this.pool.acquire()!, batch };
+  }
+
+  /** The inputs of one execution of `batch`. */
+  protected assemble(batch: QueuedRequest[]): ExecutionBatch {
+    return assembleBatch(batch, this.config);
+  }
+
+  /** Cuts an execution's result into the answers of its requests, in their order. */
+  protected split(result: ExecutionResult, batch: QueuedRequest[]): RequestResult[] {
+    return splitResult(result, batch, this.config);
+  }
+
+  /** Called once an execution of `batch` is over (whether it succeeded or not), before its requests are answered. */
+  protected executionOver(_batch: QueuedRequest[]): void {}
 
   /** Answers a request that never reached an instance. */
   protected fail(queued: QueuedRequest, error: InferenceError, reason: FailureReason): void {
@@ -177,11 +201,11 @@ export abstract class BatchScheduler implements ModelScheduler {
     let computeStartMs = dispatchMs;
     let executed = false;
     try {
-      const result = await instance.execute(assembleBatch(batch, this.config));
+      const result = await instance.execute(this.assemble(batch));
       computeNs = result.timing;
       computeStartMs = Math.max(dispatchMs, steadyNsToPerformanceMs(result.timing.startNs));
       this.statistics.recordExecution(rows, result.timing);
-      results = splitResult(result, batch, this.config);
+      results = this.split(result, batch);
       executed = true;
     } catch (err) {
       if (err instanceof ExecutionNotStartedError && !this.draining && this.putBack(batch)) {
@@ -194,6 +218,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       const error = err instanceof Error ? err.message : String(err);
       results = batch.map(() => ({ error }));
     }
+    this.executionOver(batch);
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const doneMs = performance.now();
     computeStartMs = Math.min(computeStartMs, doneMs);

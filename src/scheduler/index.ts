@@ -6,3 +6,4 @@ export { DefaultScheduler } from './default-scheduler.js';
 export { DynamicBatcher } from './dynamic-batcher.js';
 export { InstancePool } from './instance-pool.js';
 export { prepareRequest, type PreparedRequest } from './request-validation.js';
+export { SequenceBatcher } from './sequence-batcher.js';
