@@ -48,6 +48,8 @@ export interface TensorSpec {
   dataType: ConfigDataType;
   /** Per-request shape; a string is a symbolic ONNX dim and `-1` in config.pbtxt. */
   dims: (number | string)[];
+  /** The dims are the whole shape, the batch dimension (if any) written where the model has it. */
+  wholeShape?: boolean;
 }
 
 export interface NodeSpec {
@@ -62,6 +64,8 @@ export interface InitializerSpec {
   dims: number[];
   values: Float32Array;
 }
+
+export const BATCH_DIM = 'batch';
 
 export interface ModelSpec {
   name: string;
@@ -82,7 +86,6 @@ export interface ModelSpec {
   initializers?: () => InitializerSpec[];
 }
 
-const BATCH_DIM = 'batch';
 
 function addSub(name: string, dataType: ConfigDataType, maxBatchSize: number): ModelSpec {
   const tensor = (tensorName: string): TensorSpec => ({ name: tensorName, dataType, dims: [16] });
@@ -369,7 +372,7 @@ function float32LittleEndian(values: Float32Array): Uint8Array {
 }
 
 function valueInfo(tensor: TensorSpec, maxBatchSize: number): object {
-  const dims = maxBatchSize > 0 ? [BATCH_DIM, ...tensor.dims] : tensor.dims;
+  const dims = maxBatchSize > 0 && !tensor.wholeShape ? [BATCH_DIM, ...tensor.dims] : tensor.dims;
   return {
     name: tensor.name,
     type: {
@@ -439,6 +442,11 @@ function onnxRoot(): protobuf.Root {
  */
 export function identityModelFiles(name: string, dataType: ConfigDataType): { config: string; onnx: Uint8Array } {
   return modelFiles(identity(name, dataType), onnxRoot());
+}
+
+/** The config.pbtxt and model.onnx of any model spec, for tests that build their own models. */
+export function specModelFiles(spec: ModelSpec): { config: string; onnx: Uint8Array } {
+  return modelFiles(spec, onnxRoot());
 }
 
 /**

@@ -95,6 +95,14 @@ export function validateAgainstModel(config: ModelConfig, signature: ModelSignat
       );
     }
   }
+  for (const state of config.sequence_batching?.state ?? []) {
+    if (!modelInputs.has(state.input_name)) {
+      throw new Error(`model '${modelName}': sequence batching state input '${state.input_name}' is not an input of the model file, whose inputs are: ${[...modelInputs.keys()].join(', ')}`);
+    }
+    if (!modelOutputs.has(state.output_name)) {
+      throw new Error(`model '${modelName}': sequence batching state output '${state.output_name}' is not an output of the model file, whose outputs are: ${[...modelOutputs.keys()].join(', ')}`);
+    }
+  }
   const configured = new Set([...config.input.map((i) => i.name), ...sequenceFedInputs(config)]);
   const unconfigured = [...modelInputs.keys()].filter((name) => !configured.has(name));
   if (unconfigured.length > 0) {
