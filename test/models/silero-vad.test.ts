@@ -30,16 +30,16 @@ afterAll(async () => {
 
 /** The package's model run in-process, one chunk at a time, its state fed back by hand. */
 async function inProcess(audio: Float32Array): Promise<number[]> {
-  let h = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
-  let c = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
+  let h: ort.Tensor = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
+  let c: ort.Tensor = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
   const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(SAMPLE_RATE)]), []);
   const probabilities: number[] = [];
   for (let start = 0; start + CHUNK_SAMPLES <= audio.length; start += CHUNK_SAMPLES) {
     const input = new ort.Tensor('float32', audio.slice(start, start + CHUNK_SAMPLES), [1, CHUNK_SAMPLES]);
     const result = await reference.run({ input, sr, h, c });
     probabilities.push((result.output.data as Float32Array)[0]);
-    h = result.hn as ort.Tensor;
-    c = result.cn as ort.Tensor;
+    h = result.hn;
+    c = result.cn;
   }
   return probabilities;
 }
