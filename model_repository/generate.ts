@@ -204,6 +204,8 @@ function simpleSequence(): ModelSpec {
     graphOnlyInputs: [sequenceTensor('START'), sequenceTensor('READY')],
     configExtra: [
       'sequence_batching {',
+      // Triton's copy keeps the 1 s default; 10 s (as its dyna models) spares a slow client.
+      '  max_sequence_idle_microseconds: 10000000',
       '  control_input [',
       [controlInput('START', 'CONTROL_SEQUENCE_START'), controlInput('READY', 'CONTROL_SEQUENCE_READY')].join(',\n'),
       '  ]',

@@ -70,8 +70,11 @@ const repo = scratchRepository();
 let t: TestServer;
 
 beforeAll(async () => {
-  writeModel(repo.root, recurrentSpec('recurrent_oldest', `sequence_batching {\n  oldest { max_candidate_sequences: 16 max_queue_delay_microseconds: 2000000 }${CONTROLS}${STATE}\n}\n`, 2));
-  writeModel(repo.root, recurrentSpec('recurrent_direct', `sequence_batching {\n  max_sequence_idle_microseconds: 100000\n  direct { }${CONTROLS}${STATE}\n}\n`));
+  // A generous idle limit everywhere but in the idle test, so that a loaded machine's pauses release nothing.
+  writeModel(repo.root, recurrentSpec('recurrent_oldest', `sequence_batching {\n  max_sequence_idle_microseconds: 60000000\n  oldest { max_candidate_sequences: 16 max_queue_delay_microseconds: 2000000 }${CONTROLS}${STATE}\n}\n`, 2));
+  writeModel(repo.root, recurrentSpec('recurrent_direct', `sequence_batching {\n  max_sequence_idle_microseconds: 60000000\n  direct { }${CONTROLS}${STATE}\n}\n`));
+  writeModel(repo.root, recurrentSpec('recurrent_idle', `sequence_batching {\n  max_sequence_idle_microseconds: 100000\n${CONTROLS}${STATE}\n}\n`));
+  writeModel(repo.root, recurrentSpec('recurrent_two_slots', `sequence_batching {\n  max_sequence_idle_microseconds: 60000000\n  oldest { max_candidate_sequences: 2 preserve_ordering: true }${CONTROLS}${STATE}\n}\n`));
   writeModel(
     repo.root,
     recurrentSpec('bad_control_name', `sequence_batching {\n  control_input [ { name: "BEGIN" control [ { kind: CONTROL_SEQUENCE_START fp32_false_true: [ 0, 1 ] } ] } ]${STATE}\n}\n`),
@@ -84,7 +87,11 @@ beforeAll(async () => {
     ),
   );
   writeModel(repo.root, recurrentSpec('bad_state_name', `sequence_batching {${CONTROLS}\n  state [ { input_name: "G" output_name: "H_NEXT" data_type: TYPE_FP32 dims: [ 2, 3 ] } ]\n}\n`));
-  t = await startTestServer({ modelRepositories: [repo.root], modelControlMode: 'explicit', loadModels: ['recurrent_oldest', 'recurrent_direct'] });
+  t = await startTestServer({
+    modelRepositories: [repo.root],
+    modelControlMode: 'explicit',
+    loadModels: ['recurrent_oldest', 'recurrent_direct', 'recurrent_two_slots', 'recurrent_idle'],
+  });
 });
 afterAll(async () => {
   await t.server.stop();
@@ -137,17 +144,36 @@ describe('implicit state with the batch dimension inside the state', () => {
   });
 });
 
+describe('sequence slots', () => {
+  it('keeps a new sequence in the backlog while every slot is taken, and runs it once one ends', async () => {
+    const model = 'recurrent_two_slots';
+    expect((await step(model, [1, 0, 0], 61, true, false)).y).toEqual([3, 0, 0]);
+    expect((await step(model, [2, 0, 0], 62, true, false)).y).toEqual([6, 0, 0]);
+    let third: Awaited<ReturnType<typeof step>> | undefined;
+    const waiting = step(model, [3, 0, 0], 63, true, false).then((result) => (third = result));
+    // Both slots are taken: the two live sequences go on while the third waits for a slot.
+    expect((await step(model, [1, 0, 0], 61, false, false)).y).toEqual([6, 0, 0]);
+    expect((await step(model, [1, 0, 0], 62, false, false)).y).toEqual([9, 0, 0]);
+    expect(third).toBeUndefined();
+    expect((await step(model, [1, 0, 0], 61, false, true)).y).toEqual([9, 0, 0]);
+    await waiting;
+    expect(third).toMatchObject({ status: 200, y: [9, 0, 0], corrid: [63] });
+    expect((await step(model, [1, 0, 0], 63, false, true)).y).toEqual([12, 0, 0]);
+    expect((await step(model, [1, 0, 0], 62, false, true)).y).toEqual([12, 0, 0]);
+  });
+});
+
 describe('max_sequence_idle_microseconds', () => {
   it('releases an idle sequence and says so on its next request; a new START begins afresh', async () => {
-    expect((await step('recurrent_direct', [5, 5, 5], 4242, true, false)).y).toEqual([15, 15, 15]);
+    expect((await step('recurrent_idle', [5, 5, 5], 4242, true, false)).y).toEqual([15, 15, 15]);
     // The sequence may idle for 100 ms; it idles ten times that (a longer wait can only make its release more certain).
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const late = await step('recurrent_direct', [1, 1, 1], 4242, false, false);
+    const late = await step('recurrent_idle', [1, 1, 1], 4242, false, false);
     expect(late.status).toBe(400);
     expect(late.error).toMatch(
-      /^inference request for sequence 4242 to model 'recurrent_direct' must specify the START flag on the first request of the sequence \(the sequence was released after \d+ ms without requests, beyond max_sequence_idle_microseconds 100000\)$/,
+      /^inference request for sequence 4242 to model 'recurrent_idle' must specify the START flag on the first request of the sequence \(the sequence was released after \d+ ms without requests, beyond max_sequence_idle_microseconds 100000\)$/,
     );
-    expect((await step('recurrent_direct', [1, 0, 0], 4242, true, true)).y).toEqual([3, 0, 0]);
+    expect((await step('recurrent_idle', [1, 0, 0], 4242, true, true)).y).toEqual([3, 0, 0]);
   });
 });
 
@@ -166,7 +192,7 @@ describe('sequence_batching configurations that cannot work', () => {
     const index = await postJson(`${t.url}/v2/repository/index`, {});
     const states = Object.fromEntries(index.json.map((m: { name: string; state: string }) => [m.name, m.state]));
     expect(states).toMatchObject({ bad_control_name: 'UNAVAILABLE', recurrent_direct: 'READY' });
-    expect((await getJson(`${t.url}/v2/models/recurrent_direct/config`)).json.sequence_batching).toMatchObject({
+    expect((await getJson(`${t.url}/v2/models/recurrent_idle/config`)).json.sequence_batching).toMatchObject({
       max_sequence_idle_microseconds: 100000,
       direct: { max_queue_delay_microseconds: 0 },
       state: [{ input_name: 'H', output_name: 'H_NEXT', dims: [2, 3] }],
