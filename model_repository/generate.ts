@@ -41,19 +41,22 @@ const ONNX_ELEM_TYPE = {
 export type ConfigDataType = keyof typeof ONNX_ELEM_TYPE;
 
 const ATTRIBUTE_INT = 2;
+const ATTRIBUTE_STRING = 3;
 
 export interface TensorSpec {
   name: string;
   dataType: ConfigDataType;
   /** Per-request shape; a string is a symbolic ONNX dim and `-1` in config.pbtxt. */
   dims: (number | string)[];
+  /** The dims are the whole shape, the batch dimension (if any) written where the model has it. */
+  wholeShape?: boolean;
 }
 
 export interface NodeSpec {
   op_type: string;
   input: string[];
   output: string[];
-  attribute?: { name: string; type: number; i?: number; ints?: number[] }[];
+  attribute?: { name: string; type: number; i?: number; ints?: number[]; s?: Uint8Array }[];
 }
 
 export interface InitializerSpec {
@@ -61,6 +64,8 @@ export interface InitializerSpec {
   dims: number[];
   values: Float32Array;
 }
+
+export const BATCH_DIM = 'batch';
 
 export interface ModelSpec {
   name: string;
@@ -70,11 +75,17 @@ export interface ModelSpec {
   outputs: TensorSpec[];
   /** Appended to the generated config.pbtxt (dynamic_batching, …). */
   configExtra?: string;
+  /** Instances of the model (instance_group count); 1 when absent. */
+  instanceCount?: number;
+  /** Graph inputs and outputs the config does not list: the sequence batcher's control and state tensors. */
+  graphOnlyInputs?: TensorSpec[];
+  graphOnlyOutputs?: TensorSpec[];
   nodes: () => NodeSpec[];
+  /** The ONNX opset the graph needs, when newer than the default. */
+  opset?: number;
   initializers?: () => InitializerSpec[];
 }
 
-const BATCH_DIM = 'batch';
 
 function addSub(name: string, dataType: ConfigDataType, maxBatchSize: number): ModelSpec {
   const tensor = (tensorName: string): TensorSpec => ({ name: tensorName, dataType, dims: [16] });
@@ -166,6 +177,162 @@ function simpleString(): ModelSpec {
   };
 }
 
+function stringAttribute(name: string, value: string): { name: string; type: number; s: Uint8Array } {
+  return { name, type: ATTRIBUTE_STRING, s: new TextEncoder().encode(value) };
+}
+
+/** A control_input entry of a sequence_batching block, with int32 false/true values or a CORRID data type. */
+function controlInput(name: string, kind: string, corridType?: ConfigDataType): string {
+  const value = corridType ? `data_type: ${corridType}` : 'int32_false_true: [ 0, 1 ]';
+  return `    {\n      name: "${name}"\n      control [\n        {\n          kind: ${kind}\n          ${value}\n        }\n      ]\n    }`;
+}
+
+const sequenceTensor = (name: string, dataType: ConfigDataType = 'TYPE_INT32'): TensorSpec => ({ name, dataType, dims: [1] });
+
+/**
+ * Triton's `simple_sequence` (an ONNX model in Triton's example repository too): the
+ * sequence batcher feeds START and READY, and OUTPUT = (INPUT + START) * READY, so the
+ * first request of a sequence answers its input plus one and the others their input.
+ */
+function simpleSequence(): ModelSpec {
+  return {
+    name: 'simple_sequence',
+    description: 'OUTPUT = (INPUT + START) * READY',
+    maxBatchSize: 8,
+    inputs: [sequenceTensor('INPUT')],
+    outputs: [sequenceTensor('OUTPUT')],
+    graphOnlyInputs: [sequenceTensor('START'), sequenceTensor('READY')],
+    configExtra: [
+      'sequence_batching {',
+      // Triton's copy keeps the 1 s default; 10 s (as its dyna models) spares a slow client.
+      '  max_sequence_idle_microseconds: 10000000',
+      '  control_input [',
+      [controlInput('START', 'CONTROL_SEQUENCE_START'), controlInput('READY', 'CONTROL_SEQUENCE_READY')].join(',\n'),
+      '  ]',
+      '}',
+      '',
+    ].join('\n'),
+    nodes: () => [
+      { op_type: 'Add', input: ['INPUT', 'START'], output: ['started'] },
+      { op_type: 'Mul', input: ['started', 'READY'], output: ['OUTPUT'] },
+    ],
+  };
+}
+
+/**
+ * Triton's `simple_dyna_sequence`: START, END, READY and a uint64 CORRID, with the
+ * oldest strategy over two instances. OUTPUT = (INPUT + START + END * CORRID) * READY:
+ * the last request of a sequence answers its input plus the correlation ID.
+ */
+function simpleDynaSequence(): ModelSpec {
+  return {
+    name: 'simple_dyna_sequence',
+    description: 'OUTPUT = (INPUT + START + END * int32(CORRID)) * READY',
+    maxBatchSize: 8,
+    instanceCount: 2,
+    inputs: [sequenceTensor('INPUT')],
+    outputs: [sequenceTensor('OUTPUT')],
+    graphOnlyInputs: [sequenceTensor('START'), sequenceTensor('END'), sequenceTensor('READY'), sequenceTensor('CORRID', 'TYPE_UINT64')],
+    configExtra: [
+      'sequence_batching {',
+      '  max_sequence_idle_microseconds: 10000000',
+      '  oldest {',
+      '    max_candidate_sequences: 1024',
+      '    max_queue_delay_microseconds: 10000',
+      '  }',
+      '  control_input [',
+      [
+        controlInput('START', 'CONTROL_SEQUENCE_START'),
+        controlInput('END', 'CONTROL_SEQUENCE_END'),
+        controlInput('READY', 'CONTROL_SEQUENCE_READY'),
+        controlInput('CORRID', 'CONTROL_SEQUENCE_CORRID', 'TYPE_UINT64'),
+      ].join(',\n'),
+      '  ]',
+      '}',
+      '',
+    ].join('\n'),
+    nodes: () => [
+      cast('CORRID', 'corrid', 'TYPE_INT32'),
+      { op_type: 'Mul', input: ['END', 'corrid'], output: ['ending'] },
+      { op_type: 'Add', input: ['INPUT', 'START'], output: ['started'] },
+      { op_type: 'Add', input: ['started', 'ending'], output: ['answer'] },
+      { op_type: 'Mul', input: ['answer', 'READY'], output: ['OUTPUT'] },
+    ],
+  };
+}
+
+/**
+ * Triton's `simple_string_dyna_sequence` (its `dyna_sequence` backend with a string
+ * CORRID): an accumulator. The running sum is implicit state (ACC), kept by the server
+ * between requests and reset on START: ACC = INPUT + (1 - START) * ACC, and
+ * OUTPUT = ACC + END * int32(CORRID), the correlation ID being a decimal string.
+ */
+function simpleStringDynaSequence(): ModelSpec {
+  return {
+    name: 'simple_string_dyna_sequence',
+    description: 'ACC = INPUT + (1 - START) * ACC; OUTPUT = ACC + END * int32(CORRID)',
+    // RegexFullMatch
+    opset: 20,
+    maxBatchSize: 8,
+    instanceCount: 2,
+    inputs: [sequenceTensor('INPUT')],
+    outputs: [sequenceTensor('OUTPUT')],
+    graphOnlyInputs: [
+      sequenceTensor('START'),
+      sequenceTensor('END'),
+      sequenceTensor('READY'),
+      sequenceTensor('CORRID', 'TYPE_STRING'),
+      sequenceTensor('ACC_IN'),
+    ],
+    graphOnlyOutputs: [sequenceTensor('ACC_OUT')],
+    configExtra: [
+      'sequence_batching {',
+      '  max_sequence_idle_microseconds: 10000000',
+      '  oldest {',
+      '    max_candidate_sequences: 1024',
+      '    max_queue_delay_microseconds: 10000',
+      '  }',
+      '  control_input [',
+      [
+        controlInput('START', 'CONTROL_SEQUENCE_START'),
+        controlInput('END', 'CONTROL_SEQUENCE_END'),
+        controlInput('READY', 'CONTROL_SEQUENCE_READY'),
+        controlInput('CORRID', 'CONTROL_SEQUENCE_CORRID', 'TYPE_STRING'),
+      ].join(',\n'),
+      '  ]',
+      '  state [',
+      '    {',
+      '      input_name: "ACC_IN"',
+      '      output_name: "ACC_OUT"',
+      '      data_type: TYPE_INT32',
+      '      dims: [ 1 ]',
+      '      initial_state: {',
+      '        data_type: TYPE_INT32',
+      '        dims: [ 1 ]',
+      '        zero_data: true',
+      '        name: "zero"',
+      '      }',
+      '    }',
+      '  ]',
+      '}',
+      '',
+    ].join('\n'),
+    nodes: () => [
+      { op_type: 'Sub', input: ['READY', 'START'], output: ['continuing'] },
+      { op_type: 'Mul', input: ['continuing', 'ACC_IN'], output: ['carried'] },
+      { op_type: 'Add', input: ['INPUT', 'carried'], output: ['ACC_OUT'] },
+      // A correlation ID that is not a decimal number counts as 0 rather than failing the
+      // whole batch, which holds other clients' sequences too.
+      { op_type: 'RegexFullMatch', input: ['CORRID'], output: ['decimal'], attribute: [stringAttribute('pattern', '[0-9]{1,9}')] },
+      { op_type: 'Constant', input: [], output: ['zero_text'], attribute: [stringAttribute('value_string', '0')] },
+      { op_type: 'Where', input: ['decimal', 'CORRID', 'zero_text'], output: ['corrid_text'] },
+      cast('corrid_text', 'corrid', 'TYPE_INT32'),
+      { op_type: 'Mul', input: ['END', 'corrid'], output: ['ending'] },
+      { op_type: 'Add', input: ['ACC_OUT', 'ending'], output: ['OUTPUT'] },
+    ],
+  };
+}
+
 /** Every type ONNX Runtime for Node can carry has an identity model; BF16 cannot (see README). */
 const IDENTITY_TYPES: readonly [string, ConfigDataType][] = [
   ['bool', 'TYPE_BOOL'],
@@ -190,6 +357,9 @@ const MODELS: readonly ModelSpec[] = [
   ...IDENTITY_TYPES.map(([suffix, dataType]) => identity(`identity_${suffix}`, dataType)),
   simpleString(),
   addSub('simple_int8', 'TYPE_INT8', 8),
+  simpleSequence(),
+  simpleDynaSequence(),
+  simpleStringDynaSequence(),
 ];
 
 /** Names of the models that generateModels writes, in the order it writes them. */
@@ -203,7 +373,7 @@ function float32LittleEndian(values: Float32Array): Uint8Array {
 }
 
 function valueInfo(tensor: TensorSpec, maxBatchSize: number): object {
-  const dims = maxBatchSize > 0 ? [BATCH_DIM, ...tensor.dims] : tensor.dims;
+  const dims = maxBatchSize > 0 && !tensor.wholeShape ? [BATCH_DIM, ...tensor.dims] : tensor.dims;
   return {
     name: tensor.name,
     type: {
@@ -220,7 +390,7 @@ function valueInfo(tensor: TensorSpec, maxBatchSize: number): object {
 function onnxModel(spec: ModelSpec): object {
   return {
     ir_version: IR_VERSION,
-    opset_import: [{ domain: '', version: OPSET_VERSION }],
+    opset_import: [{ domain: '', version: spec.opset ?? OPSET_VERSION }],
     producer_name: PRODUCER_NAME,
     doc_string: spec.description,
     graph: {
@@ -232,8 +402,8 @@ function onnxModel(spec: ModelSpec): object {
         data_type: ONNX_ELEM_TYPE.TYPE_FP32,
         raw_data: float32LittleEndian(t.values),
       })),
-      input: spec.inputs.map((t) => valueInfo(t, spec.maxBatchSize)),
-      output: spec.outputs.map((t) => valueInfo(t, spec.maxBatchSize)),
+      input: [...spec.inputs, ...(spec.graphOnlyInputs ?? [])].map((t) => valueInfo(t, spec.maxBatchSize)),
+      output: [...spec.outputs, ...(spec.graphOnlyOutputs ?? [])].map((t) => valueInfo(t, spec.maxBatchSize)),
     },
   };
 }
@@ -252,7 +422,7 @@ function configPbtxt(spec: ModelSpec): string {
     `max_batch_size: ${spec.maxBatchSize}`,
     `input [\n${tensors(spec.inputs)}\n]`,
     `output [\n${tensors(spec.outputs)}\n]`,
-    'instance_group [\n  {\n    count: 1\n    kind: KIND_CPU\n  }\n]',
+    `instance_group [\n  {\n    count: ${spec.instanceCount ?? 1}\n    kind: KIND_CPU\n  }\n]`,
     spec.configExtra ?? '',
   ].join('\n');
 }
@@ -273,6 +443,11 @@ function onnxRoot(): protobuf.Root {
  */
 export function identityModelFiles(name: string, dataType: ConfigDataType): { config: string; onnx: Uint8Array } {
   return modelFiles(identity(name, dataType), onnxRoot());
+}
+
+/** The config.pbtxt and model.onnx of any model spec, for tests that build their own models. */
+export function specModelFiles(spec: ModelSpec): { config: string; onnx: Uint8Array } {
+  return modelFiles(spec, onnxRoot());
 }
 
 /**

@@ -1,6 +1,7 @@
 import { datatypeToConfig, type ConfigDatatype } from '../core/index.js';
 import type { ModelSignature, TensorSignature } from '../backends/index.js';
 import { completeModelConfig, type ModelConfig, type ModelInput, type ModelOutput } from './model-config.js';
+import { sequenceControls, sequenceFedInputs } from './sequence-batching.js';
 
 /** Triton's default for `--backend-config=default-max-batch-size` when it completes a config. */
 const AUTOCOMPLETE_MAX_BATCH_SIZE = 4;
@@ -33,11 +34,14 @@ export function autoCompleteConfig(config: ModelConfig, signature: ModelSignatur
   const maxBatchSize =
     fromScratch && config.max_batch_size === 0 && supportsBatching(signature) ? AUTOCOMPLETE_MAX_BATCH_SIZE : config.max_batch_size;
   const describe = (t: TensorSignature) => ({ name: t.name, data_type: completedType(t, modelName), dims: configDims(t, maxBatchSize > 0) });
+  // Control and state tensors belong to the sequence batcher, not to the client.
+  const fedInputs = sequenceFedInputs(config);
+  const stateOutputs = new Set(config.sequence_batching?.state.map((s) => s.output_name) ?? []);
   return completeModelConfig({
     ...config,
     max_batch_size: maxBatchSize,
-    input: config.input.length > 0 ? config.input : signature.inputs.map(describe),
-    output: config.output.length > 0 ? config.output : signature.outputs.map(describe),
+    input: config.input.length > 0 ? config.input : signature.inputs.filter((t) => !fedInputs.has(t.name)).map(describe),
+    output: config.output.length > 0 ? config.output : signature.outputs.filter((t) => !stateOutputs.has(t.name)).map(describe),
   });
 }
 
@@ -80,7 +84,26 @@ export function validateAgainstModel(config: ModelConfig, signature: ModelSignat
     }
     checkTensor('input', input, model, batching, modelName);
   }
-  const configured = new Set(config.input.map((i) => i.name));
+  for (const control of sequenceControls(config)) {
+    const model = modelInputs.get(control.inputName);
+    if (!model) {
+      throw new Error(`model '${modelName}': sequence batching control input '${control.inputName}' is not an input of the model file, whose inputs are: ${[...modelInputs.keys()].join(', ')}`);
+    }
+    if (model.datatype !== control.datatype) {
+      throw new Error(
+        `model '${modelName}': sequence batching control input '${control.inputName}' (${control.kind}) gives ${control.datatype} values but the model file's input is ${model.nativeType}`,
+      );
+    }
+  }
+  for (const state of config.sequence_batching?.state ?? []) {
+    if (!modelInputs.has(state.input_name)) {
+      throw new Error(`model '${modelName}': sequence batching state input '${state.input_name}' is not an input of the model file, whose inputs are: ${[...modelInputs.keys()].join(', ')}`);
+    }
+    if (!modelOutputs.has(state.output_name)) {
+      throw new Error(`model '${modelName}': sequence batching state output '${state.output_name}' is not an output of the model file, whose outputs are: ${[...modelOutputs.keys()].join(', ')}`);
+    }
+  }
+  const configured = new Set([...config.input.map((i) => i.name), ...sequenceFedInputs(config)]);
   const unconfigured = [...modelInputs.keys()].filter((name) => !configured.has(name));
   if (unconfigured.length > 0) {
     throw new Error(`model '${modelName}': the model file has input(s) ${unconfigured.join(', ')} that the configuration does not list`);

@@ -9,6 +9,7 @@ import {
   DefaultScheduler,
   DynamicBatcher,
   InstancePool,
+  SequenceBatcher,
   type InstanceRateLimit,
   type ModelScheduler,
   type RateLimitedInstance,
@@ -18,6 +19,7 @@ import {
 } from '../scheduler/index.js';
 import { autoCompleteConfig, validateAgainstModel } from './config-completion.js';
 import { normalizeDynamicBatching } from './dynamic-batching.js';
+import { normalizeSequenceBatching, resolveSequenceStates, sequenceControls } from './sequence-batching.js';
 import { defaultIntraOpThreads, instancePlacements, normalizeInstanceGroups } from './instance-groups.js';
 import type { ModelConfig, ModelInstanceGroup } from './model-config.js';
 import { warmUp } from './model-warmup.js';
@@ -65,7 +67,6 @@ function modelFile(options: VersionLoadOptions, version: string): string {
   return found;
 }
 
-/** The dynamic batcher when the config asks for one (as Triton, also for max_batch_size 0: priorities and queue policies still apply), else the default scheduler. */
 /**
  * Each instance's rate limiter requirements: its group's `rate_limiter` resources and
  * priority, on the device it runs on (a GPU id; 0 for CPU instances, as in Triton).
@@ -82,7 +83,15 @@ function instanceRateLimits(modelName: string, version: string, groups: readonly
   );
 }
 
-function createScheduler(context: SchedulerContext): ModelScheduler {
+/**
+ * The sequence batcher or the dynamic batcher when the config asks for one (as Triton,
+ * also for max_batch_size 0: priorities and queue policies still apply), else the
+ * default scheduler.
+ */
+function createScheduler(context: SchedulerContext, signature: ModelSignature): ModelScheduler {
+  if (context.config.sequence_batching) {
+    return new SequenceBatcher(context, sequenceControls(context.config), resolveSequenceStates(context.config, signature));
+  }
   const batching = context.config.dynamic_batching;
   return batching ? new DynamicBatcher(context, batching) : new DefaultScheduler(context);
 }
@@ -189,7 +198,8 @@ export class ModelVersion {
       if (!options.strictModelConfig) config = autoCompleteConfig(config, first.signature, this.modelName);
       validateAgainstModel(config, first.signature, this.modelName);
       const labels = loadOutputLabels(options.modelDir, config);
-      config = normalizeDynamicBatching({ ...config, instance_group: groups });
+      config = normalizeSequenceBatching(normalizeDynamicBatching({ ...config, instance_group: groups }));
+      resolveSequenceStates(config, first.signature);
       const rest = await Promise.allSettled(names.slice(1).map(load));
       for (const result of rest) if (result.status === 'fulfilled') instances.push(result.value);
       const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -213,7 +223,7 @@ export class ModelVersion {
       // Without batching an instance may hold several executions, so that its worker never
       // waits on the main thread; a batcher gives an instance its next batch only when it is
       // idle, so that the batch holds everything that queued meanwhile.
-      const slots = config.dynamic_batching ? 1 : UNBATCHED_SLOTS_PER_INSTANCE;
+      const slots = config.dynamic_batching || config.sequence_batching ? 1 : UNBATCHED_SLOTS_PER_INSTANCE;
       this.pool = new InstancePool(
         instances,
         {
@@ -235,8 +245,9 @@ export class ModelVersion {
         config,
         pool: this.pool,
         statistics: this.statistics,
-        rateLimits: this.rateLimiter ? new Map(this.rateLimits.map((entry) => [entry.limit.instanceName, entry])) : undefined,
-      });
+        // A sequence model picks the instance of each sequence itself: the rate limiter does not apply to it.
+        rateLimits: this.rateLimiter && !config.sequence_batching ? new Map(this.rateLimits.map((entry) => [entry.limit.instanceName, entry])) : undefined,
+      }, first.signature);
       const cache = options.responseCache;
       // The cache holds one answer per request; a decoupled model's may be any number of responses.
       const decoupled = config.model_transaction_policy?.decoupled === true;

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ExecutionNotStartedError, type ExecutionBatch, type ModelInstance, type RequestOutcome } from '../backends/index.js';
+import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type RequestOutcome } from '../backends/index.js';
 import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse, type StreamedResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
@@ -24,6 +24,12 @@ export interface SchedulerContext {
 
 const MS_TO_NS = 1e6;
 
+/** A batch and the instance that runs it. */
+export interface Execution {
+  instance: ModelInstance;
+  batch: QueuedRequest[];
+}
+
 /**
  * What every scheduler that feeds a model's instances shares: admission and
  * validation, cancellation by the client, handing batches to idle instances, cutting
@@ -47,6 +53,8 @@ export abstract class BatchScheduler implements ModelScheduler {
   private nextToAnswer = 0;
   private readonly heldAnswers = new Map<number, () => void>();
   private readonly rateLimits: ReadonlyMap<string, RateLimitedInstance> | undefined;
+  /** While the rate limiter's dispatch asks for an execution: the instance it has already acquired. */
+  private grantedInstance: ModelInstance | undefined;
   /** Called by the rate limiter once it has granted an instance of this model its resources. */
   private readonly wake = () => this.dispatch();
   /** model_transaction_policy { decoupled: true }: any number of responses per request, through request.onResponse. */
@@ -127,11 +135,11 @@ export abstract class BatchScheduler implements ModelScheduler {
   /** Takes a request out of the queue, if it is still there. */
   protected abstract remove(queued: QueuedRequest): void;
   /**
-   * Called while an instance is idle: the requests to execute next, taken out of the
-   * queue, or undefined to leave the instance idle for now (the subclass then calls
-   * dispatch() again when that may change).
+   * Called while some instance has a free slot: the requests to execute next, taken out
+   * of the queue, with the instance to run them on, or undefined to leave the instances
+   * idle for now (the subclass then calls dispatch() again when that may change).
    */
-  protected abstract nextBatch(nowMs: number): QueuedRequest[] | undefined;
+  protected abstract nextExecution(nowMs: number): Execution | undefined;
   /** Takes every queued request out of the queue. */
   protected abstract takeAll(): QueuedRequest[];
 
@@ -147,10 +155,10 @@ export abstract class BatchScheduler implements ModelScheduler {
   /** Hands batches to instances with a free slot for as long as there are both. */
   protected dispatch(): void {
     if (this.rateLimits) return this.dispatchRateLimited(this.rateLimits);
-    while (this.pool.hasFreeSlot) {
-      const batch = this.queuedCount > 0 ? this.nextBatch(performance.now()) : undefined;
-      if (!batch) break;
-      void this.execute(this.pool.acquire()!, batch);
+    while (this.pool.hasFreeSlot && this.queuedCount > 0) {
+      const next = this.nextExecution(performance.now());
+      if (!next) break;
+      void this.execute(next.instance, next.batch);
     }
     this.checkDrained();
   }
@@ -169,18 +177,38 @@ export abstract class BatchScheduler implements ModelScheduler {
         return true;
       });
       if (!instance) break;
-      const batch = this.nextBatch(performance.now());
-      if (!batch) {
+      this.grantedInstance = instance;
+      const next = this.nextExecution(performance.now());
+      this.grantedInstance = undefined;
+      if (!next) {
         this.pool.release(instance);
         limit!.release();
         break;
       }
-      void this.execute(instance, batch, limit);
+      void this.execute(next.instance, next.batch, limit);
     }
     // Resources granted while nothing was left to run them go back to the other models.
     for (const entry of rateLimits.values()) if (entry.granted) entry.release();
     this.checkDrained();
   }
+
+  /** A batch for the instance the rate limiter granted, else for whichever has a free slot (there is one while dispatch() asks). */
+  protected onAnyInstance(batch: QueuedRequest[] | undefined): Execution | undefined {
+    return batch && { instance: this.grantedInstance ?? this.pool.acquire()!, batch };
+  }
+
+  /** The inputs of one execution of `batch`. */
+  protected assemble(batch: QueuedRequest[]): ExecutionBatch {
+    return assembleBatch(batch, this.config);
+  }
+
+  /** Cuts an execution's result into the answers of its requests, in their order. */
+  protected split(result: Exclude<ExecutionResult, { kind: 'decoupled' }>, batch: QueuedRequest[]): RequestResult[] {
+    return splitResult(result, batch, this.config);
+  }
+
+  /** Called once an execution of `batch` is over (whether it succeeded or not), before its requests are answered. */
+  protected executionOver(_batch: QueuedRequest[]): void {}
 
   /** Answers a request that never reached an instance. */
   protected fail(queued: QueuedRequest, error: InferenceError, reason: FailureReason): void {
@@ -248,13 +276,13 @@ export abstract class BatchScheduler implements ModelScheduler {
       ? new DecoupledStream(batch, (queued, outcome, final) => this.streamedResponse(queued, outcome, final), (k, failed, firstMs) => finish(k, failed, firstMs))
       : undefined;
     try {
-      const assembled: ExecutionBatch = assembleBatch(batch, this.config);
+      const assembled: ExecutionBatch = this.assemble(batch);
       if (stopWatching) assembled.cancelled = stopWatching.flags;
       const result = await instance.execute(assembled, stream?.sink);
       computeNs = result.timing;
       computeStartMs = Math.max(dispatchMs, steadyNsToPerformanceMs(result.timing.startNs));
       this.statistics.recordExecution(rows, result.timing);
-      if (result.kind !== 'decoupled') results = splitResult(result, batch, this.config);
+      if (result.kind !== 'decoupled') results = this.split(result, batch);
       else if (stream) results = [];
       else results = batch.map(() => ({ error: 'the backend streamed responses for a model that is not decoupled' }));
       executed = true;
@@ -273,6 +301,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     }
     stopWatching?.stop();
     limit?.release();
+    this.executionOver(batch);
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const returnedMs = performance.now();
     computeStartMs = Math.min(computeStartMs, returnedMs);

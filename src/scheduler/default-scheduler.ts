@@ -1,5 +1,5 @@
 import type { InferenceError } from '../core/index.js';
-import { BatchScheduler, type SchedulerContext } from './batch-scheduler.js';
+import { BatchScheduler, type Execution, type SchedulerContext } from './batch-scheduler.js';
 import { LinkedQueue } from './linked-queue.js';
 import type { QueuedRequest } from './queued-request.js';
 
@@ -28,7 +28,11 @@ export class DefaultScheduler extends BatchScheduler {
     queued.node = undefined;
   }
 
-  protected nextBatch(): QueuedRequest[] | undefined {
+  protected nextExecution(): Execution | undefined {
+    return this.onAnyInstance(this.nextBatch());
+  }
+
+  private nextBatch(): QueuedRequest[] | undefined {
     const next = this.queue.shift();
     if (!next) return undefined;
     next.node = undefined;

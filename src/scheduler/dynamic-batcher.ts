@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { InferenceError } from '../core/index.js';
 import type { ModelDynamicBatching } from '../repository/model-config.js';
-import { BatchScheduler, type SchedulerContext } from './batch-scheduler.js';
+import { BatchScheduler, type Execution, type SchedulerContext } from './batch-scheduler.js';
 import { PriorityQueue } from './priority-queue.js';
 import type { QueuedRequest } from './queued-request.js';
 import type { SchedulingParameters } from './scheduling-parameters.js';
@@ -73,7 +73,11 @@ export class DynamicBatcher extends BatchScheduler {
     return this.queue.takeAll();
   }
 
-  protected nextBatch(nowMs: number): QueuedRequest[] | undefined {
+  protected nextExecution(nowMs: number): Execution | undefined {
+    return this.onAnyInstance(this.nextBatch(nowMs));
+  }
+
+  private nextBatch(nowMs: number): QueuedRequest[] | undefined {
     this.clearDelayTimer();
     const candidates: QueuedRequest[] = [];
     let rows = 0;

@@ -7,3 +7,4 @@ export { DynamicBatcher } from './dynamic-batcher.js';
 export { InstancePool } from './instance-pool.js';
 export { prepareRequest, type PreparedRequest } from './request-validation.js';
 export { RateLimiter, RateLimitedInstance, type InstanceRateLimit, type RateLimitResource } from './rate-limiter.js';
+export { SequenceBatcher } from './sequence-batcher.js';

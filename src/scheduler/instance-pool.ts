@@ -71,6 +71,33 @@ export class InstancePool {
     return instance;
   }
 
+  /** Names of the live instances. A restarted instance keeps its predecessor's name. */
+  get instanceNames(): string[] {
+    return [...this.executing.keys()].map((instance) => instance.name);
+  }
+
+  /**
+   * Takes a slot of the live instance with this name, if it has one free: for work
+   * pinned to an instance (a sequence stays on its instance, restarts included).
+   */
+  acquireNamed(name: string): ModelInstance | undefined {
+    const limit = this.slotsPerInstance;
+    for (const [instance, count] of this.executing) {
+      if (instance.name !== name) continue;
+      if (count >= limit) return undefined;
+      this.executing.set(instance, count + 1);
+      return instance;
+    }
+    return undefined;
+  }
+
+  /** Whether the live instance with this name could take an execution now. */
+  hasFreeSlotNamed(name: string): boolean {
+    const limit = this.slotsPerInstance;
+    for (const [instance, count] of this.executing) if (instance.name === name) return count < limit;
+    return false;
+  }
+
   /**
    * Like acquire(), among the instances with a free slot for which `usable` holds (asked
    * least busy first, and only until one says yes).

@@ -37,6 +37,11 @@ export class LinkedQueue<T> {
     return node;
   }
 
+  /** The front value, left in place. */
+  peek(): T | undefined {
+    return this.head?.value;
+  }
+
   shift(): T | undefined {
     const node = this.head;
     if (!node) return undefined;

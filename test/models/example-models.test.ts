@@ -78,6 +78,7 @@ describe('example model repository', () => {
       'simple', 'add_sub', 'identity_fp32', 'identity_bytes', 'mlp',
       ...IDENTITY_TYPES.map(([suffix]) => `identity_${suffix}`),
       'simple_string', 'simple_int8',
+      'simple_sequence', 'simple_dyna_sequence', 'simple_string_dyna_sequence',
     ]);
     for (const name of EXAMPLE_MODEL_NAMES) {
       const config = await readFile(join(REPOSITORY, name, 'config.pbtxt'), 'utf8');
@@ -119,6 +120,10 @@ describe('example model repository', () => {
       mlp: [['INPUT0'], ['OUTPUT0']],
       simple_string: [['INPUT0', 'INPUT1'], ['OUTPUT0', 'OUTPUT1']],
       simple_int8: [['INPUT0', 'INPUT1'], ['OUTPUT0', 'OUTPUT1']],
+      // Sequence models: the control inputs and states of their sequence_batching block follow the configured tensors.
+      simple_sequence: [['INPUT', 'START', 'READY'], ['OUTPUT']],
+      simple_dyna_sequence: [['INPUT', 'START', 'END', 'READY', 'CORRID'], ['OUTPUT']],
+      simple_string_dyna_sequence: [['INPUT', 'START', 'END', 'READY', 'CORRID', 'ACC_IN'], ['OUTPUT', 'ACC_OUT']],
       ...Object.fromEntries(IDENTITY_TYPES.map(([suffix]) => [`identity_${suffix}`, [['INPUT0'], ['OUTPUT0']]])),
     };
     for (const name of EXAMPLE_MODEL_NAMES) {
