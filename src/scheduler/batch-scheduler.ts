@@ -203,7 +203,7 @@ export abstract class BatchScheduler implements ModelScheduler {
         this.inFlight--;
         if ('error' in result) {
           this.statistics.recordFailure('BACKEND', (doneMs - queued.arrivalMs) * MS_TO_NS);
-          queued.settle(undefined, new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${result.error}`));
+          queued.settle(undefined, new InferenceError(result.code ?? 'INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${result.error}`));
         } else {
           this.statistics.recordSuccess(queued.rows, (doneMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
           queued.settle(this.response(queued.prepared, result.outputs));
