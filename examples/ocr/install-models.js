@@ -21,7 +21,7 @@ const files = [
   ['ch_PP-OCRv4_det_infer.onnx', 'ocr_det/1/model.onnx'],
   ['ch_PP-OCRv4_rec_infer.onnx', 'ocr_rec/1/model.onnx'],
   ['ch_ppocr_mobile_v2.0_cls_infer.onnx', 'ocr_cls/1/model.onnx'],
-  ['ppocr_keys_v1.txt', 'ocr_decode/1/ppocr_keys_v1.txt'],
+  ['ppocr_keys_v1.txt', 'ocr_recognize/1/ppocr_keys_v1.txt'],
 ];
 for (const [from, to] of files) {
   const source = join(assets, from);
