@@ -192,6 +192,7 @@ function sample(plane, width, height, x, y) {
 function cutLine(pixels, width, height, line) {
   const [q0, q1, , q3] = line.quad;
   const plane = width * height;
+  const planes = [0, 1, 2].map((c) => pixels.subarray(c * plane, (c + 1) * plane));
   const rgb = new Uint8Array(line.length * line.thickness * 3);
   for (let v = 0; v < line.thickness; v++) {
     for (let u = 0; u < line.length; u++) {
@@ -201,7 +202,7 @@ function cutLine(pixels, width, height, line) {
       const y = q0[1] + (q1[1] - q0[1]) * s + (q3[1] - q0[1]) * t;
       for (let c = 0; c < 3; c++) {
         // Planes are B, G, R; bytes R, G, B.
-        rgb[(v * line.length + u) * 3 + 2 - c] = Math.round(sample(pixels.subarray(c * plane, (c + 1) * plane), width, height, x, y) * 255);
+        rgb[(v * line.length + u) * 3 + 2 - c] = Math.round(sample(planes[c], width, height, x, y) * 255);
       }
     }
   }
