@@ -189,7 +189,6 @@ const MODELS: readonly ModelSpec[] = [
   mlp(),
   ...IDENTITY_TYPES.map(([suffix, dataType]) => identity(`identity_${suffix}`, dataType)),
   simpleString(),
-  identity('simple_identity', 'TYPE_STRING'),
   addSub('simple_int8', 'TYPE_INT8', 8),
 ];
 

@@ -112,6 +112,8 @@ export interface InstanceOptions {
   defaultIntraOpThreads: number;
   /** config.pbtxt `optimization { graph { level } }`, 0 when absent. */
   graphOptimizationLevel: number;
+  /** The CUDA device of a KIND_GPU instance; undefined runs on the CPU. */
+  gpuDevice?: number;
   /** Sends a request to any model of the server through its scheduler: a JavaScript model's infer(). */
   infer?: (request: InferenceRequest) => Promise<InferenceResponse>;
 }

@@ -1,5 +1,6 @@
 import { InferenceError } from '../core/index.js';
 import type { InstanceOptions, ModelInstance } from './backend.js';
+import { loadCudaInstance } from './cuda/cuda-instance.js';
 import { loadJavaScriptInstance } from './javascript/javascript-instance.js';
 import { loadOnnxRuntimeInstance } from './onnxruntime/onnxruntime-instance.js';
 
@@ -17,6 +18,7 @@ export type {
   TensorSignature,
 } from './backend.js';
 export { ExecutionNotStartedError } from './backend.js';
+export { cudaAddon, cudaProbe, type CudaDevice, type CudaProbe, type NvmlReading } from './cuda/cuda-addon.js';
 export { ownedTensor } from './worker-protocol.js';
 export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, ModelTensor } from './javascript/model-api.js';
 
@@ -24,6 +26,7 @@ export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, Mo
 const MODEL_FILENAMES: Readonly<Record<string, readonly string[]>> = {
   onnxruntime: ['model.onnx'],
   javascript: ['model.js', 'model.mjs'],
+  cuda: ['model.onnx'],
 };
 
 /** The backend named by a config's `backend`, or implied by its `platform`. */
@@ -43,16 +46,12 @@ export function defaultModelFilenames(backend: string): readonly string[] {
   return MODEL_FILENAMES[backend] ?? [];
 }
 
-/**
- * The GPUs a backend can place instances on. None so far: the bundled onnxruntime-node
- * is installed without its CUDA execution provider and JavaScript models run on the CPU.
- */
-export function availableGpus(_backend: string): number[] {
-  return [];
-}
+/** The GPUs a backend can place instances on (none, and why, on machines without one). */
+export { gpuAvailability, onnxruntimeCudaProvider, type GpuAvailability } from './gpu-availability.js';
 
 export async function loadInstance(backend: string, options: InstanceOptions): Promise<ModelInstance> {
   if (backend === 'onnxruntime') return loadOnnxRuntimeInstance(options);
   if (backend === 'javascript') return loadJavaScriptInstance(options);
+  if (backend === 'cuda') return loadCudaInstance(options);
   throw new InferenceError('INVALID_ARG', `unknown backend '${backend}' for model '${options.modelName}'`);
 }

@@ -7,7 +7,7 @@ import { UsageError, type FlagSpec, type FlagValues } from './flag-parser.js';
 export const OBSERVABILITY_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'allow-metrics': { kind: 'bool', help: 'Serve Prometheus metrics at GET /metrics on the metrics port.', defaultText: 'true' },
   'allow-cpu-metrics': { kind: 'bool', help: 'Report CPU utilization and memory (nv_cpu_*).', defaultText: 'true' },
-  'allow-gpu-metrics': { kind: 'bool', help: 'Accepted for compatibility: Nereid reports no GPU metrics yet.', defaultText: 'true' },
+  'allow-gpu-metrics': { kind: 'bool', help: 'Report GPU utilization, memory, power and energy (nv_gpu_*, nv_energy_consumption) of each GPU NVML can read.', defaultText: 'true' },
   'metrics-address': { kind: 'string', help: 'Address the metrics endpoint binds to.', defaultText: 'the --http-address' },
   'metrics-port': { kind: 'int', help: 'Port of the metrics endpoint (0 picks a free port).', defaultText: '8002' },
   'metrics-interval-ms': { kind: 'int', help: 'Milliseconds between CPU and memory samples; counters are read at each scrape.', defaultText: '2000' },
@@ -27,7 +27,7 @@ export const OBSERVABILITY_FLAGS: Readonly<Record<string, FlagSpec>> = {
 
 type ObservabilityOptions = Pick<
   ServerOptions,
-  'allowMetrics' | 'allowCpuMetrics' | 'metricsAddress' | 'metricsPort' | 'metricsIntervalMs' | 'metricsConfig' | 'trace' | 'logger'
+  'allowMetrics' | 'allowCpuMetrics' | 'allowGpuMetrics' | 'metricsAddress' | 'metricsPort' | 'metricsIntervalMs' | 'metricsConfig' | 'trace' | 'logger'
 >;
 
 /** Errors of the settings parsers become usage errors (exit 2 with the reason). */
@@ -74,6 +74,7 @@ export function observabilityOptions(flags: FlagValues, httpAddress: string): Ob
   return {
     allowMetrics: (flags['allow-metrics'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.allowMetrics,
     allowCpuMetrics: (flags['allow-cpu-metrics'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.allowCpuMetrics,
+    allowGpuMetrics: (flags['allow-gpu-metrics'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.allowGpuMetrics,
     metricsAddress: (flags['metrics-address'] as string | undefined) ?? httpAddress,
     metricsPort,
     metricsIntervalMs,

@@ -1,6 +1,7 @@
 import { DEFAULT_SERVER_OPTIONS, startServer, type ServerOptions } from '../server/index.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flag-parser.js';
 import { OBSERVABILITY_FLAGS, observabilityOptions } from './observability-flags.js';
+import { GPU_FLAGS, gpuOptions } from './gpu-flags.js';
 
 /**
  * After SIGTERM, keep serving until a second passes without an inference request:
@@ -34,6 +35,7 @@ export const SERVE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'cache-config': { kind: 'list', help: "Response cache settings as Triton takes them, '<cache>,<key>=<value>': only the 'local' cache, with its 'size' in bytes (e.g. local,size=1048576); repeat for several keys." },
   'log-verbose': { kind: 'int', help: 'Verbose logging level; above 0 logs debug detail.', defaultText: '0' },
   ...OBSERVABILITY_FLAGS,
+  ...GPU_FLAGS,
   help: { kind: 'bool', help: 'Print this help.' },
 };
 
@@ -87,6 +89,7 @@ export function serveOptionsFromArgs(args: readonly string[]): (ServerOptions & 
     responseCacheBytes: responseCacheBytes((flags['cache-config'] as string[] | undefined) ?? []),
     exitOnError: (flags['exit-on-error'] as boolean | undefined) ?? DEFAULT_SERVER_OPTIONS.exitOnError,
     ...observabilityOptions(flags, (flags['http-address'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.httpAddress),
+    ...gpuOptions(flags),
   };
 }
 

@@ -1,3 +1,4 @@
+import { InferenceError } from './errors.js';
 /** KServe v2 tensor datatypes, their sizes and their config.pbtxt (`TYPE_*`) names. */
 
 export const DATATYPES = [
@@ -32,6 +33,38 @@ export type ConfigDatatype = 'TYPE_STRING' | `TYPE_${Exclude<Datatype, 'BYTES'>}
 
 export function datatypeToConfig(datatype: Datatype): ConfigDatatype {
   return datatype === 'BYTES' ? 'TYPE_STRING' : `TYPE_${datatype}`;
+}
+
+/** Triton's limit on a tensor's element count and byte size: INT64_MAX. */
+const INT64_MAX = (1n << 63n) - 1n;
+
+/**
+ * Checks that a request tensor's shape (integer dims ≥ 0) has an element count and a
+ * byte size that can be computed exactly, with Triton's sentences: an element count
+ * beyond INT64_MAX "causes total element count to exceed maximum size of …", a byte
+ * size beyond it is a "byte size overflow". Counts past 2^53 that fit in 64 bits are
+ * refused as well: no buffer could hold them. `label` names the tensor, e.g. `input 'X'`.
+ */
+export function checkShapeSize(label: string, datatype: Datatype, shape: readonly number[]): void {
+  if (Number.isSafeInteger(elementCount(shape) * Math.max(1, BYTE_SIZE[datatype]))) return;
+  if (shape.includes(0)) return;
+  let count = 1n;
+  for (const d of shape) {
+    count *= BigInt(d);
+    if (count > INT64_MAX) {
+      throw new InferenceError(
+        'INVALID_ARG',
+        `${label}: shape [${shape.join(',')}] causes total element count to exceed maximum size of ${INT64_MAX}`,
+      );
+    }
+  }
+  const bytes = count * BigInt(Math.max(1, BYTE_SIZE[datatype]));
+  throw new InferenceError(
+    'INVALID_ARG',
+    bytes > INT64_MAX
+      ? `byte size overflow for ${label}: shape [${shape.join(',')}] of ${datatype} needs ${bytes} bytes, more than ${INT64_MAX}`
+      : `byte size overflow for ${label}: shape [${shape.join(',')}] of ${datatype} needs ${bytes} bytes, more than this server can hold (${Number.MAX_SAFE_INTEGER})`,
+  );
 }
 
 /** Number of elements of a shape; dims must be concrete (no -1). */

@@ -37,7 +37,17 @@ export function tensorDataFromBytes(label: string, datatype: Datatype, shape: re
 }
 
 function stringsFromBytes(label: string, shape: readonly number[], count: number, bytes: Uint8Array): Uint8Array[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (count * 4 > bytes.byteLength) {
+    throw new InferenceError(
+      'INVALID_ARG',
+      `${label}: raw BYTES content of ${bytes.byteLength} bytes cannot hold the ${count} elements that shape ${formatShape(shape)} needs (4 bytes of length each at least)`,
+    );
+  }
+  // One copy of the whole content, elements as views on it: a view would otherwise keep
+  // the whole received message alive (and drag it along to a worker thread), and a copy
+  // per element costs an ArrayBuffer per element, which dominates for millions of them.
+  const owned = new Uint8Array(bytes);
+  const view = new DataView(owned.buffer);
   const strings = new Array<Uint8Array>(count);
   let offset = 0;
   for (let i = 0; i < count; i++) {
@@ -55,9 +65,7 @@ function stringsFromBytes(label: string, shape: readonly number[], count: number
         `${label}: raw BYTES element ${i} declares ${length} bytes but only ${bytes.byteLength - offset} remain`,
       );
     }
-    // A copy: a view would keep the whole message alive, and would drag all of it
-    // along when the tensor is posted to a worker thread.
-    strings[i] = new Uint8Array(bytes.subarray(offset, offset + length));
+    strings[i] = owned.subarray(offset, offset + length);
     offset += length;
   }
   if (offset !== bytes.byteLength) {
@@ -67,6 +75,26 @@ function stringsFromBytes(label: string, shape: readonly number[], count: number
     );
   }
   return strings;
+}
+
+/**
+ * BYTES elements copied into one fresh buffer and handed back as views on it: the
+ * elements no longer alias what they came from (a received message), and one buffer is
+ * allocated rather than one per element.
+ */
+export function packedByteElements(elements: readonly Uint8Array[]): Uint8Array[] {
+  let total = 0;
+  for (const element of elements) total += element.byteLength;
+  const packed = new Uint8Array(total);
+  const views = new Array<Uint8Array>(elements.length);
+  let offset = 0;
+  for (let i = 0; i < elements.length; i++) {
+    const element = elements[i];
+    packed.set(element, offset);
+    views[i] = packed.subarray(offset, offset + element.byteLength);
+    offset += element.byteLength;
+  }
+  return views;
 }
 
 /** The raw bytes of a tensor: a view on numeric storage (no copy), a packed buffer for BYTES. */

@@ -9,6 +9,7 @@ export type { LatencyObserver } from './latency-observer.js';
 export { modelStatisticsJson, type ModelStatisticsJson, type StatisticDurationJson, type InferBatchStatisticsJson } from './statistics-report.js';
 export { DEFAULT_METRICS_CONFIG, parseMetricsConfig, type MetricsConfig } from './metrics-config.js';
 export { CpuMetrics } from './cpu-metrics.js';
+export { GpuMetrics, type GpuReading, type GpuValues } from './gpu-metrics.js';
 export { PrometheusMetrics, type ObservedVersion, type PrometheusMetricsOptions } from './prometheus-metrics.js';
 export {
   DEFAULT_TRACE_SETTINGS,

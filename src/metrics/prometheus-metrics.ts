@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import type { CpuMetrics } from './cpu-metrics.js';
+import type { GpuMetrics, GpuValues } from './gpu-metrics.js';
 import type { LatencyObserver } from './latency-observer.js';
 import type { MetricsConfig } from './metrics-config.js';
 import type { DurationStat, FailureReason, ModelStatistics } from './model-statistics.js';
@@ -19,6 +20,8 @@ export interface PrometheusMetricsOptions {
   config: MetricsConfig;
   /** Absent with `--allow-cpu-metrics=false`. */
   cpu?: CpuMetrics;
+  /** Absent with `--allow-gpu-metrics=false` or when the machine has no GPU NVML can read. */
+  gpu?: GpuMetrics;
   /** `--cache-config` was given: the nv_cache_* families are reported, as Triton reports them only with a cache. */
   responseCache?: boolean;
 }
@@ -144,6 +147,35 @@ export class PrometheusMetrics {
       gauge('nv_cpu_utilization', 'CPU utilization rate [0.0 - 1.0]', () => cpu.utilization);
       gauge('nv_cpu_memory_total_bytes', 'CPU total memory (RAM), in bytes', () => cpu.memoryTotalBytes);
       gauge('nv_cpu_memory_used_bytes', 'CPU used memory (RAM), in bytes', () => cpu.memoryUsedBytes);
+    }
+
+    const { gpu } = options;
+    if (gpu) {
+      const perGpu = (name: string, help: string, value: (device: GpuValues) => number) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['gpu_uuid'],
+          registers,
+          collect() {
+            for (const device of gpu.devices) this.set({ gpu_uuid: device.uuid }, value(device));
+          },
+        });
+      perGpu('nv_gpu_utilization', 'GPU utilization rate [0.0 - 1.0)', (d) => d.utilization);
+      perGpu('nv_gpu_memory_total_bytes', 'GPU total memory, in bytes', (d) => d.memoryTotalBytes);
+      perGpu('nv_gpu_memory_used_bytes', 'GPU used memory, in bytes', (d) => d.memoryUsedBytes);
+      perGpu('nv_gpu_power_usage', 'GPU power usage in watts', (d) => d.powerUsageWatts);
+      perGpu('nv_gpu_power_limit', 'GPU power management limit in watts', (d) => d.powerLimitWatts);
+      new Counter({
+        name: 'nv_energy_consumption',
+        help: 'GPU energy consumption in joules since the server started',
+        labelNames: ['gpu_uuid'],
+        registers,
+        collect() {
+          this.reset();
+          for (const device of gpu.devices) this.inc({ gpu_uuid: device.uuid }, device.energyJoules);
+        },
+      });
     }
   }
 

@@ -10,7 +10,7 @@ const TWO_CPU_INSTANCES = new Set(['onnxruntime', 'tensorflow']);
  * KIND_CPU when the backend has no GPU, and a count where none is given. A group that
  * cannot be honoured fails the load with its reason.
  */
-export function normalizeInstanceGroups(config: ModelConfig, backend: string, gpus: readonly number[]): ModelInstanceGroup[] {
+export function normalizeInstanceGroups(config: ModelConfig, backend: string, gpus: readonly number[], noGpuReason?: string): ModelInstanceGroup[] {
   const given = config.instance_group.length > 0 ? config.instance_group : [{ ...defaultGroup(), name: config.name }];
   return given.map((group, index) => {
     const name = group.name || `${config.name}_${index}`;
@@ -23,7 +23,8 @@ export function normalizeInstanceGroups(config: ModelConfig, backend: string, gp
     }
     if (kind === 'KIND_GPU') {
       if (gpus.length === 0) {
-        throw new Error(`${where} asks for KIND_GPU but no GPU is available to the ${backend} backend of this server (use KIND_CPU, or KIND_AUTO to fall back to the CPU)`);
+        const reason = noGpuReason ? `: ${noGpuReason}` : '';
+        throw new Error(`${where} asks for KIND_GPU but no GPU is available to the ${backend} backend of this server${reason} (use KIND_CPU, or KIND_AUTO to fall back to the CPU)`);
       }
       const missing = group.gpus.filter((id) => !gpus.includes(id));
       if (missing.length > 0) throw new Error(`${where} asks for GPU(s) ${missing.join(', ')}, which do not exist; available: ${gpus.join(', ')}`);
@@ -35,9 +36,27 @@ export function normalizeInstanceGroups(config: ModelConfig, backend: string, gp
   });
 }
 
-/** Triton names instance k of a group `<group>_<k>`. */
+/** One instance to start: its name and, for KIND_GPU, its device. */
+export interface InstancePlacement {
+  name: string;
+  gpu?: number;
+}
+
+/**
+ * Triton starts `count` instances of a KIND_GPU group on each of its GPUs, and names
+ * instance k of a group `<group>_<k>`.
+ */
+export function instancePlacements(groups: readonly ModelInstanceGroup[]): InstancePlacement[] {
+  return groups.flatMap((group) => {
+    const devices = group.kind === 'KIND_GPU' ? group.gpus : [undefined];
+    return devices.flatMap((gpu, d) =>
+      Array.from({ length: group.count }, (_, k) => ({ name: `${group.name}_${d * group.count + k}`, ...(gpu === undefined ? {} : { gpu }) })),
+    );
+  });
+}
+
 export function instanceNames(groups: readonly ModelInstanceGroup[]): string[] {
-  return groups.flatMap((group) => Array.from({ length: group.count }, (_, k) => `${group.name}_${k}`));
+  return instancePlacements(groups).map((p) => p.name);
 }
 
 /**

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableGpus, defaultModelFilenames, loadInstance, type ModelInstance, type ModelSignature } from '../backends/index.js';
+import { defaultModelFilenames, gpuAvailability, loadInstance, type ModelInstance, type ModelSignature } from '../backends/index.js';
 import { InferenceError, type InferenceRequest, type InferenceResponse, type Logger } from '../core/index.js';
 import { EnsembleScheduler, type ModelResolver } from '../ensemble/index.js';
 import { ModelStatistics } from '../metrics/index.js';
 import { CachingScheduler, DefaultScheduler, DynamicBatcher, InstancePool, type ModelScheduler, type ResponseCache, type SchedulerContext } from '../scheduler/index.js';
 import { autoCompleteConfig, validateAgainstModel } from './config-completion.js';
 import { normalizeDynamicBatching } from './dynamic-batching.js';
-import { defaultIntraOpThreads, instanceNames, normalizeInstanceGroups } from './instance-groups.js';
+import { defaultIntraOpThreads, instancePlacements, normalizeInstanceGroups } from './instance-groups.js';
 import type { ModelConfig } from './model-config.js';
 import { warmUp } from './model-warmup.js';
 import { loadOutputLabels, type OutputLabels } from './output-labels.js';
@@ -105,12 +105,21 @@ export class ModelVersion {
     const instances: ModelInstance[] = [];
     try {
       const modelPath = modelFile(options, this.version);
-      const groups = normalizeInstanceGroups(options.config, options.backend, availableGpus(options.backend));
+      const gpus = options.config.instance_group.some((g) => g.kind !== 'KIND_CPU') || options.config.instance_group.length === 0 ? gpuAvailability(options.backend) : { gpus: [] };
+      const groups = normalizeInstanceGroups(options.config, options.backend, gpus.gpus, gpus.reason);
+      groups.forEach((group, index) => {
+        const asked = options.config.instance_group[index]?.kind ?? 'KIND_AUTO';
+        if (asked === 'KIND_AUTO' && group.kind === 'KIND_CPU' && gpus.reason && options.backend !== 'javascript') {
+          logger.info({ model: this.modelName, version: this.version, group: group.name, reason: gpus.reason }, `instance group '${group.name}' (KIND_AUTO) runs on the CPU: ${gpus.reason}`);
+        }
+      });
       // Fail a bad dynamic_batching before starting any instance, unless completion from
       // the model file may still set max_batch_size; it is checked again after completion.
       const given = options.config;
       if (given.max_batch_size > 0 || given.input.length > 0 || given.output.length > 0) normalizeDynamicBatching(given);
-      const names = instanceNames(groups);
+      const placements = instancePlacements(groups);
+      const names = placements.map((p) => p.name);
+      const deviceOf = new Map(placements.map((p) => [p.name, p.gpu]));
       const parameters = Object.fromEntries(
         Object.entries(options.config.parameters).map(([key, value]) => [key, value.string_value]),
       );
@@ -132,6 +141,7 @@ export class ModelVersion {
           parameters,
           defaultIntraOpThreads: threads,
           graphOptimizationLevel: options.config.optimization?.graph?.level ?? 0,
+          gpuDevice: deviceOf.get(instanceName),
           infer,
         });
 

@@ -253,7 +253,7 @@ export class ModelRegistry {
     if (this.controlMode !== 'explicit') {
       throw new InferenceError(
         'UNAVAILABLE',
-        `explicit model load / unload is not allowed in model control mode '${this.controlMode}' (start with --model-control-mode=explicit)`,
+        `explicit model load / unload is not allowed if polling is enabled (this server's model control mode is '${this.controlMode}'; start it with --model-control-mode=explicit)`,
       );
     }
   }

@@ -103,8 +103,11 @@ export function prepareRequest(modelName: string, config: ModelConfig, request: 
 
   const outputNames = request.outputs?.length ? request.outputs.map((output) => output.name) : config.output.map((output) => output.name);
   const known = new Set(config.output.map((output) => output.name));
+  const requested = new Set<string>();
   for (const name of outputNames) {
     if (!known.has(name)) throw new InferenceError('INVALID_ARG', `unexpected inference output '${name}' for model '${modelName}'`);
+    if (requested.has(name)) throw new InferenceError('INVALID_ARG', `output '${name}' is requested more than once for model '${modelName}'`);
+    requested.add(name);
   }
   return { request, inputs, outputNames, batchSize };
 }

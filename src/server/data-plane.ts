@@ -115,6 +115,11 @@ export class DataPlane {
     }
   }
 
+  /** The configuration of the version that would serve an inference now; throws as `infer` would when none can. */
+  servingConfig(name: string, version?: string): ModelConfig {
+    return this.registry.resolve(name, version).config;
+  }
+
   modelConfig(name: string, version?: string): ModelConfig {
     return this.registry.find(name, version).config;
   }

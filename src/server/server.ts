@@ -17,6 +17,7 @@ import { ResponseCache } from '../scheduler/index.js';
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
+import { configureGpuMemory, gpuMetricsOfMachine } from './gpu-resources.js';
 import { MetricsEndpoint } from './metrics-endpoint.js';
 
 const packageJson = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -67,8 +68,14 @@ export interface ServerOptions {
   metricsIntervalMs: number;
   /** `--allow-cpu-metrics`: report nv_cpu_utilization and CPU memory. */
   allowCpuMetrics: boolean;
+  /** `--allow-gpu-metrics`: report nv_gpu_* and nv_energy_consumption for each GPU NVML can read. */
+  allowGpuMetrics: boolean;
   /** `--metrics-config`. */
   metricsConfig: MetricsConfig;
+  /** `--pinned-memory-pool-byte-size`: pinned host memory for GPU staging buffers. */
+  pinnedMemoryPoolBytes: number;
+  /** `--cuda-memory-pool-byte-size <gpu>:<bytes>`: what each GPU's memory pool keeps; 64 MiB for GPUs not named. */
+  cudaMemoryPoolBytes: Array<[number, number]>;
   /** The trace settings at start-up (`--trace-config`). */
   trace: TraceSettings;
   /** Made by createLogger() (or silentLogger()), its settings also change through the logging extension. */
@@ -104,7 +111,11 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = 
   metricsPort: 8002,
   metricsIntervalMs: 2000,
   allowCpuMetrics: true,
+  allowGpuMetrics: true,
   metricsConfig: DEFAULT_METRICS_CONFIG,
+  // Triton's defaults: 256 MiB pinned.
+  pinnedMemoryPoolBytes: 256 * 1024 * 1024,
+  cudaMemoryPoolBytes: [],
   trace: DEFAULT_TRACE_SETTINGS,
   logger: silentLogger(),
 };
@@ -127,10 +138,12 @@ export interface RunningServer {
 export async function startServer(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Promise<RunningServer> {
   const options: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...partial };
   const { logger } = options;
+  configureGpuMemory(options.pinnedMemoryPoolBytes, options.cudaMemoryPoolBytes);
   const cpu = options.allowMetrics && options.allowCpuMetrics ? new CpuMetrics() : undefined;
+  const gpu = options.allowMetrics && options.allowGpuMetrics ? gpuMetricsOfMachine(logger) : undefined;
   // Counters are read from the registry's versions at each scrape: nothing is counted twice.
   const metrics: PrometheusMetrics | undefined = options.allowMetrics
-    ? new PrometheusMetrics({ versions: () => loadedVersions(registry), config: options.metricsConfig, cpu, responseCache: options.responseCacheBytes !== undefined })
+    ? new PrometheusMetrics({ versions: () => loadedVersions(registry), config: options.metricsConfig, cpu, gpu, responseCache: options.responseCacheBytes !== undefined })
     : undefined;
   const registry: ModelRegistry = new ModelRegistry({
     repositories: options.modelRepositories,
@@ -208,6 +221,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
       throw err;
     }
     cpu?.start(options.metricsIntervalMs);
+    gpu?.start(options.metricsIntervalMs);
     logger.info({ address: options.metricsAddress, port: metricsPort }, 'metrics service started');
   }
 
@@ -226,6 +240,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     const timedOut = await Promise.race([drained.then(() => false), sleep(Math.max(0, deadline - performance.now()), undefined, { ref: false }).then(() => true)]);
     // Metrics stay scrapeable while requests drain; traces collected so far are written either way.
     cpu?.stop();
+    gpu?.stop();
     await Promise.all([metricsEndpoint?.close(), tracing.close()]);
     if (timedOut) throw new Error(`requests still in flight after --exit-timeout-secs=${options.exitTimeoutSecs}`);
     logger.info('server stopped');

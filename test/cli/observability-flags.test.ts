@@ -22,6 +22,7 @@ describe('metrics, logging and trace flags', () => {
     expect(options).toMatchObject({
       allowMetrics: true,
       allowCpuMetrics: true,
+      allowGpuMetrics: true,
       metricsAddress: '10.0.0.1',
       metricsPort: 8002,
       metricsIntervalMs: 2000,
@@ -45,7 +46,7 @@ describe('metrics, logging and trace flags', () => {
       '--metrics-config=histogram_latencies=true',
       '--metrics-config=counter_latencies=false',
     );
-    expect(options).toMatchObject({ allowMetrics: false, allowCpuMetrics: false, metricsAddress: '127.0.0.1', metricsPort: 9000, metricsIntervalMs: 500 });
+    expect(options).toMatchObject({ allowMetrics: false, allowCpuMetrics: false, allowGpuMetrics: false, metricsAddress: '127.0.0.1', metricsPort: 9000, metricsIntervalMs: 500 });
     expect(options.metricsConfig).toEqual({ counterLatencies: false, summaryLatencies: true, summaryQuantiles: [0.5, 0.99], histogramLatencies: true });
   });
 

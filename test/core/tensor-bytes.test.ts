@@ -80,8 +80,11 @@ describe('raw tensor bytes', () => {
   });
 
   it('refuses BYTES that end early, overrun, or leave bytes over', () => {
-    expect(errorOf(() => tensorDataFromBytes(`input 'S'`, 'BYTES', [3], strings('a', 'b'))).message).toBe(
+    expect(errorOf(() => tensorDataFromBytes(`input 'S'`, 'BYTES', [3], strings('ab', 'cd'))).message).toBe(
       `input 'S': raw BYTES content ends after 2 of the 3 elements that shape [3] needs`,
+    );
+    expect(errorOf(() => tensorDataFromBytes(`input 'S'`, 'BYTES', [1 << 30, 1 << 20], strings('a'))).message).toBe(
+      `input 'S': raw BYTES content of 5 bytes cannot hold the 1125899906842624 elements that shape [1073741824,1048576] needs (4 bytes of length each at least)`,
     );
     const overrun = strings('abc');
     new DataView(overrun.buffer).setUint32(0, 10, true);

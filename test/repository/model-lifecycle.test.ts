@@ -46,7 +46,7 @@ describe('model control mode none', () => {
     for (const res of [await load(t, 'simple'), await unload(t, 'simple')]) {
       expect(res.status).toBe(503);
       expect(res.json.error).toBe(
-        "explicit model load / unload is not allowed in model control mode 'none' (start with --model-control-mode=explicit)",
+        "explicit model load / unload is not allowed if polling is enabled (this server's model control mode is 'none'; start it with --model-control-mode=explicit)",
       );
     }
   });

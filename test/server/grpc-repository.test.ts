@@ -38,7 +38,7 @@ describe('model control mode none', () => {
       const error = await client.fail(method, { model_name: 'simple' });
       expect(error.code).toBe(status.UNAVAILABLE);
       expect(error.details).toBe(
-        "explicit model load / unload is not allowed in model control mode 'none' (start with --model-control-mode=explicit)",
+        "explicit model load / unload is not allowed if polling is enabled (this server's model control mode is 'none'; start it with --model-control-mode=explicit)",
       );
     }
   });

@@ -30,6 +30,7 @@ export function loadOnnxRuntimeInstance(options: InstanceOptions): Promise<Model
     intraOpThreads: intParameter(options.parameters, 'intra_op_thread_count', options.defaultIntraOpThreads),
     interOpThreads: intParameter(options.parameters, 'inter_op_thread_count', 1),
     graphOptimizationLevel: graphLevel(options.parameters, options.graphOptimizationLevel),
+    gpuDevice: options.gpuDevice,
   };
   return WorkerInstance.start({
     callerUrl: import.meta.url,

@@ -4,4 +4,6 @@ export interface SessionWorkerData {
   intraOpThreads: number;
   interOpThreads: number;
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  /** KIND_GPU: the device of onnxruntime's CUDA execution provider. */
+  gpuDevice?: number;
 }

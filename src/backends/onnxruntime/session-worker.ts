@@ -53,6 +53,7 @@ async function load(): Promise<HostedInstance> {
     interOpNumThreads: init.interOpThreads,
     graphOptimizationLevel: init.graphOptimizationLevel,
     executionMode: 'sequential',
+    ...(init.gpuDevice === undefined ? {} : { executionProviders: [{ name: 'cuda', deviceId: init.gpuDevice }] }),
   }).catch((err: Error) => {
     throw new Error(explainLoadError(err.message));
   });

@@ -6,6 +6,8 @@
  */
 import {
   allocateTensorData,
+  checkShapeSize,
+  type Datatype,
   elementCount,
   InferenceError,
   isDatatype,
@@ -36,11 +38,12 @@ export function parseModelInferRequest(bytes: Uint8Array): ModelInferRequestMess
   return decodeMessage<ModelInferRequestMessage>('ModelInferRequest', bytes);
 }
 
-function decodeShape(input: InferInputTensorMessage): number[] {
+function decodeShape(input: InferInputTensorMessage, datatype: Datatype): number[] {
   const shape = input.shape.map(int64ToNumber);
-  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+  if (!shape.every((d) => d >= 0)) {
     throw invalid(`input '${input.name}': shape [${shape.join(',')}] must hold non-negative integers`);
   }
+  checkShapeSize(`input '${input.name}'`, datatype, shape);
   return shape;
 }
 
@@ -59,7 +62,7 @@ function decodeInput(
   const model = message.model_name;
   const label = `input '${name}'`;
   if (!isDatatype(datatype)) throw invalid(`${label}: unknown datatype '${datatype}'`);
-  const shape = decodeShape(input);
+  const shape = decodeShape(input, datatype);
   const reference = sharedMemoryReference(parametersFromWire(input.parameters, label), label);
   let data: TensorData;
   if (reference) {

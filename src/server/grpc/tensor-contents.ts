@@ -1,6 +1,7 @@
 /** InferTensorContents, the typed (non-raw) form of a tensor's values → tensor storage. */
 import {
   elementCount,
+  packedByteElements,
   InferenceError,
   type Datatype,
   type TensorData,
@@ -109,7 +110,7 @@ export function tensorDataFromContents(
     case 'FP64':
       return Float64Array.from(contents.fp64_contents);
     default:
-      // BYTES. Copies: a view would keep the whole received message alive.
-      return contents.bytes_contents.map((bytes) => new Uint8Array(bytes));
+      // BYTES: copies, as views would keep the whole received message alive.
+      return packedByteElements(contents.bytes_contents);
   }
 }

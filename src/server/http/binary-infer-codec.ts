@@ -6,7 +6,16 @@
  * order. The raw layout of each tensor (little-endian, BYTES length-prefixed) is the
  * one gRPC's raw contents use, in core/tensor-bytes.ts.
  */
-import { InferenceError, tensorDataFromBytes, type Datatype, type TensorData } from '../../core/index.js';
+import {
+  byteSize,
+  datatypeFromConfig,
+  InferenceError,
+  tensorDataFromBytes,
+  type Datatype,
+  type InferenceRequest,
+  type TensorData,
+} from '../../core/index.js';
+import type { ModelConfig } from '../../repository/index.js';
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
@@ -14,7 +23,8 @@ export const INFERENCE_HEADER_CONTENT_LENGTH = 'inference-header-content-length'
 
 /**
  * The length of the JSON header: the `Inference-Header-Content-Length` header, or the
- * whole body when the request has none (a plain JSON request).
+ * whole body when the request has none (a plain JSON request). 0 means a raw request:
+ * the whole body is the one input's bytes (see `decodeRawInferRequest`).
  */
 export function jsonHeaderLength(headerValue: string, bodyLength: number, inflated: boolean): number {
   if (headerValue === '') return bodyLength;
@@ -25,13 +35,56 @@ export function jsonHeaderLength(headerValue: string, bodyLength: number, inflat
         `${inflated ? ' (after decompression)' : ''}, got '${headerValue}'`,
     );
   }
-  if (length === 0) {
-    throw new InferenceError(
-      'UNSUPPORTED',
-      'Inference-Header-Content-Length is 0: a request made of one raw binary input without a JSON header is not supported; send the JSON header first',
+  return length;
+}
+
+/**
+ * A raw request (`Inference-Header-Content-Length: 0`), as Triton's binary extension
+ * allows it: the body is the bytes of the model's only input, whose shape is its
+ * configured dims (after a batch dimension of 1 when the model batches), one
+ * variable-sized dimension deduced from the byte count; a BYTES input must hold one
+ * element, the whole body. Every output comes back in binary.
+ */
+export function decodeRawInferRequest(bytes: Uint8Array, model: string, version: string | undefined, config: ModelConfig): InferenceRequest {
+  if (config.input.length !== 1) {
+    throw invalid(
+      `Raw request must only have 1 input (found 1) to be deduced but got ${config.input.length} inputs in '${model}' model configuration`,
     );
   }
-  return length;
+  const input = config.input[0];
+  const datatype = datatypeFromConfig(input.data_type);
+  if (!datatype) throw invalid(`raw input '${input.name}': model '${model}' declares an unknown data type ${input.data_type}`);
+  const shape = [...(config.max_batch_size > 0 ? [1] : []), ...input.dims];
+  const variable = shape.flatMap((d, axis) => (d < 0 ? [axis] : []));
+  if (variable.length > 1) {
+    throw invalid(`The shape of the raw input '${input.name}' can not be deduced because there are more than one variable-sized dimension`);
+  }
+  const fixedCount = shape.reduce((n, d) => (d < 0 ? n : n * d), 1);
+  let data: TensorData;
+  if (datatype === 'BYTES') {
+    if (variable.length > 0 || fixedCount !== 1) {
+      throw invalid(`For BYTE datatype raw input '${input.name}', the model must have input shape [1] (model '${model}' has [${input.dims.join(',')}])`);
+    }
+    data = [new Uint8Array(bytes)];
+  } else {
+    const rowBytes = fixedCount * byteSize(datatype);
+    if (variable.length === 1) {
+      if (rowBytes === 0 || bytes.byteLength % rowBytes !== 0) {
+        throw invalid(
+          `raw input '${input.name}': ${bytes.byteLength} bytes do not fill shape [${shape.join(',')}] of ${datatype} ` +
+            `(a multiple of ${rowBytes} bytes is needed)`,
+        );
+      }
+      shape[variable[0]] = bytes.byteLength / rowBytes;
+    }
+    data = tensorDataFromBytes(`raw input '${input.name}'`, datatype, shape, bytes);
+  }
+  return {
+    model,
+    version,
+    inputs: [{ name: input.name, datatype, shape, data }],
+    parameters: { binary_data_output: true },
+  };
 }
 
 /** An input's `binary_data_size` parameter, or undefined when it has none. */

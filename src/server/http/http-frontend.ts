@@ -236,7 +236,7 @@ export class HttpFrontend {
 
     app.post('/v2/repository/index', this.handle((ex, req) => this.withJsonBody(ex, req, (body) => {
       const ready = body.ready;
-      if (ready !== undefined && typeof ready !== 'boolean') throw new InferenceError('INVALID_ARG', "'ready' must be a boolean");
+      if (ready !== undefined && typeof ready !== 'boolean') throw new InferenceError('INVALID_ARG', "Invalid value for 'ready': expected a boolean");
       ex.sendJson(dp.repositoryIndex(ready === true));
     })));
     app.post('/v2/repository/models/:model/load', this.handle((ex, req) => {
@@ -334,6 +334,8 @@ export class HttpFrontend {
     raw: Uint8Array,
     headers: { headerLength: string; contentEncoding: string; acceptEncoding: string },
   ): Promise<void> {
+    // A model that cannot serve answers 503 (404 when unknown) whatever the body holds.
+    const config = this.dataPlane.servingConfig(model, version);
     const coding = requestCoding(headers.contentEncoding);
     const bytes = await decodeBody(coding, raw, this.options.maxInputSize);
     if (ex.aborted) return;
@@ -341,6 +343,7 @@ export class HttpFrontend {
       { bytes, headerLength: headers.headerLength, inflated: coding !== 'identity' },
       model,
       version,
+      config,
       this.dataPlane.sharedMemory,
     );
     request.cancellation = ex.clientCancellation;

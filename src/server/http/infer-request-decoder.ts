@@ -5,6 +5,7 @@
  * (`shared_memory_region`).
  */
 import {
+  checkShapeSize,
   InferenceError,
   isDatatype,
   type InferenceRequest,
@@ -14,7 +15,8 @@ import {
   type TensorData,
 } from '../../core/index.js';
 import { sharedMemoryReference, type SharedMemoryManager } from '../shared-memory/index.js';
-import { BinaryInputs, binaryDataSize, jsonHeaderLength } from './binary-infer-codec.js';
+import type { ModelConfig } from '../../repository/index.js';
+import { BinaryInputs, binaryDataSize, decodeRawInferRequest, jsonHeaderLength } from './binary-infer-codec.js';
 import { inputDataNumberTokens } from './exact-integer-scanner.js';
 import { decodeJsonData } from './json-infer-codec.js';
 
@@ -71,15 +73,20 @@ function decodeRequestedOutput(value: unknown, index: number): RequestedOutput {
   return parameters ? { name: value.name, parameters } : { name: value.name };
 }
 
-/** Parses a `…/infer` body into a request for `model` (and `version` when the path names one). */
+/**
+ * Parses a `…/infer` body into a request for `model` (and `version` when the path
+ * names one); `config` is the serving model's, which a raw binary body needs.
+ */
 export function decodeInferRequest(
   body: InferBody,
   model: string,
   version: string | undefined,
+  config: ModelConfig,
   sharedMemory: SharedMemoryManager,
 ): InferenceRequest {
   const { bytes } = body;
   const headerLength = jsonHeaderLength(body.headerLength, bytes.byteLength, body.inflated);
+  if (headerLength === 0) return decodeRawInferRequest(bytes, model, version, config);
   const text = utf8Decoder.decode(headerLength === bytes.byteLength ? bytes : bytes.subarray(0, headerLength));
   let parsed: unknown;
   try {
@@ -103,9 +110,10 @@ export function decodeInferRequest(
     if (typeof name !== 'string' || name === '') throw invalid(`${where}: 'name' must be a non-empty string`);
     if (typeof datatype !== 'string') throw invalid(`input '${name}': 'datatype' must be a string`);
     if (!isDatatype(datatype)) throw invalid(`input '${name}': unknown datatype '${datatype}'`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw invalid(`input '${name}': 'shape' must be an array of non-negative integers`);
     }
+    checkShapeSize(`input '${name}'`, datatype, shape);
     const inputParameters = parseParameters(value.parameters, `input '${name}'`);
     checkOneSource(name, data !== undefined, inputParameters);
     let tensorData: TensorData;

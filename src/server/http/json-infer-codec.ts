@@ -130,9 +130,16 @@ function elementWriter(
   }
 }
 
+/** Triton's limit on JSON nesting, counted over the whole request document. */
+const MAX_JSON_DEPTH = 100;
+/** A request's `data` array sits at depth 4: the document, `inputs`, the input object, `data`. */
+const DATA_DEPTH = 4;
+
 /**
  * Copies flat or nested `data` into fresh storage; the number of values must equal
- * the shape's element count. `exactTokens` serves 64-bit integers beyond 2^53.
+ * the shape's element count. The values are counted before any storage is allocated,
+ * so a shape that promises more than the body holds costs nothing. `exactTokens`
+ * serves 64-bit integers beyond 2^53.
  */
 export function decodeJsonData(
   name: string,
@@ -143,24 +150,28 @@ export function decodeJsonData(
 ): TensorData {
   if (!Array.isArray(data)) throw invalid(`input '${name}': 'data' must be an array`);
   const expected = elementCount(shape);
-  const storage = allocateTensorData(datatype, expected);
-  const write = elementWriter(datatype, storage, name, exactTokens);
-  let count = 0;
-  const visit = (values: unknown[]) => {
-    for (const value of values) {
-      if (Array.isArray(value)) {
-        visit(value);
-      } else {
-        if (count < expected) write(value, count);
-        count++;
-      }
-    }
-  };
-  visit(data);
+  const count = countJsonValues(name, data, DATA_DEPTH);
   if (count !== expected) {
     throw invalid(`input '${name}': expected ${expected} values for shape [${shape.join(',')}], got ${count}`);
   }
+  const storage = allocateTensorData(datatype, expected);
+  const write = elementWriter(datatype, storage, name, exactTokens);
+  let index = 0;
+  const visit = (values: unknown[]) => {
+    for (const value of values) {
+      if (Array.isArray(value)) visit(value);
+      else write(value, index++);
+    }
+  };
+  visit(data);
   return storage;
+}
+
+function countJsonValues(name: string, values: unknown[], depth: number): number {
+  if (depth > MAX_JSON_DEPTH) throw invalid(`input '${name}': JSON nesting depth exceeds maximum allowed limit (${MAX_JSON_DEPTH})`);
+  let count = 0;
+  for (const value of values) count += Array.isArray(value) ? countJsonValues(name, value, depth + 1) : 1;
+  return count;
 }
 
 /**

@@ -1,0 +1,328 @@
+// nereid_cuda: the CUDA addon. Loads on every machine: the CUDA runtime, cuBLASLt and
+// NVML are opened on first use (cuda-api.cc), and without them the probe reports no
+// device and why.
+#include <dlfcn.h>
+#include <napi.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "cuda-api.h"
+#include "dense-executor.h"
+#include "devices.h"
+
+namespace {
+
+using namespace nereid::cuda;
+
+std::string addonDirectory() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&addonDirectory), &info) == 0 || !info.dli_fname) return ".";
+  std::string path = info.dli_fname;
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+const std::string& kernelsPath() {
+  static const std::string path = addonDirectory() + "/nereid_cuda_kernels.fatbin";
+  return path;
+}
+
+template <typename Api>
+Napi::Object libraryStatus(Napi::Env env, const Loaded<Api>& loaded) {
+  Napi::Object status = Napi::Object::New(env);
+  status.Set("loaded", Napi::Boolean::New(env, loaded.api != nullptr));
+  if (loaded.api) status.Set("path", loaded.path);
+  if (!loaded.error.empty()) status.Set("error", loaded.error);
+  return status;
+}
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DeviceProbe& probe = probeDevices();
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Array devices = Napi::Array::New(env, probe.devices.size());
+  for (size_t i = 0; i < probe.devices.size(); ++i) {
+    const DeviceInfo& d = probe.devices[i];
+    Napi::Object device = Napi::Object::New(env);
+    device.Set("index", d.index);
+    device.Set("name", d.name);
+    device.Set("uuid", d.uuid);
+    device.Set("pciBusId", d.pciBusId);
+    device.Set("totalMemoryBytes", static_cast<double>(d.totalMemoryBytes));
+    device.Set("computeCapability", std::to_string(d.computeCapabilityMajor) + "." + std::to_string(d.computeCapabilityMinor));
+    device.Set("multiProcessorCount", d.multiProcessorCount);
+    devices.Set(i, device);
+  }
+  result.Set("devices", devices);
+  if (!probe.reason.empty()) result.Set("reason", probe.reason);
+  result.Set("runtimeVersion", probe.runtimeVersion);
+  result.Set("driverVersion", probe.driverVersion);
+  return result;
+}
+
+/** Which libraries opened; opening NVML and cuBLASLt is deferred to this call or their first use. */
+Napi::Value Libraries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("driver", libraryStatus(env, cudaDriver()));
+  result.Set("runtime", libraryStatus(env, cudaRuntime()));
+  result.Set("cublasLt", libraryStatus(env, cublasLt()));
+  result.Set("nvml", libraryStatus(env, nvml()));
+  Napi::Object kernels = Napi::Object::New(env);
+  kernels.Set("path", kernelsPath());
+  kernels.Set("built", Napi::Boolean::New(env, access(kernelsPath().c_str(), R_OK) == 0));
+  result.Set("kernels", kernels);
+  return result;
+}
+
+Napi::Value ReadNvml(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "readNvml(uuid: string)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const NvmlReading reading = readNvml(info[0].As<Napi::String>());
+  Napi::Object result = Napi::Object::New(env);
+  if (!reading.error.empty()) {
+    result.Set("error", reading.error);
+    return result;
+  }
+  result.Set("utilization", reading.utilization);
+  result.Set("memoryTotalBytes", static_cast<double>(reading.memoryTotalBytes));
+  result.Set("memoryUsedBytes", static_cast<double>(reading.memoryUsedBytes));
+  result.Set("powerUsageWatts", reading.powerUsageWatts);
+  result.Set("powerLimitWatts", reading.powerLimitWatts);
+  result.Set("energyJoules", reading.energyJoules);
+  return result;
+}
+
+Napi::Value ConfigureMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "configureMemory({ pinnedPoolBytes, devicePoolBytes: [[device, bytes]] })").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object options = info[0].As<Napi::Object>();
+  MemorySettings settings;
+  if (options.Get("pinnedPoolBytes").IsNumber()) settings.pinnedPoolBytes = static_cast<size_t>(options.Get("pinnedPoolBytes").As<Napi::Number>().DoubleValue());
+  if (options.Get("devicePoolBytes").IsArray()) {
+    Napi::Array pools = options.Get("devicePoolBytes").As<Napi::Array>();
+    for (uint32_t i = 0; i < pools.Length(); ++i) {
+      Napi::Array pair = pools.Get(i).As<Napi::Array>();
+      settings.devicePoolBytes.emplace_back(pair.Get(0u).As<Napi::Number>().Int32Value(),
+                                            static_cast<size_t>(pair.Get(1u).As<Napi::Number>().DoubleValue()));
+    }
+  }
+  configureMemory(settings);
+  return env.Undefined();
+}
+
+/** Reads a plan object made by src/backends/cuda/dense-graph.ts; throws a TypeError naming the bad field. */
+bool readPlan(Napi::Env env, Napi::Object object, Plan& plan) {
+  auto fail = [&](const std::string& what) {
+    Napi::TypeError::New(env, "plan: " + what).ThrowAsJavaScriptException();
+    return false;
+  };
+  const std::string precision = object.Get("precision").ToString();
+  if (precision == "FP32") plan.precision = Precision::FP32;
+  else if (precision == "FP16") plan.precision = Precision::FP16;
+  else if (precision == "BF16") plan.precision = Precision::BF16;
+  else return fail("precision must be FP32, FP16 or BF16");
+  auto ints = [&](const char* field, auto& target) {
+    Napi::Value value = object.Get(field);
+    if (!value.IsArray()) return fail(std::string(field) + " must be an array");
+    Napi::Array array = value.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) target.push_back(array.Get(i).As<Napi::Number>().Int64Value());
+    return true;
+  };
+  if (!ints("widths", plan.widths) || !ints("inputs", plan.inputs) || !ints("outputs", plan.outputs)) return false;
+  Napi::Value weights = object.Get("weights");
+  if (!weights.IsArray()) return fail("weights must be an array");
+  Napi::Array weightArray = weights.As<Napi::Array>();
+  for (uint32_t i = 0; i < weightArray.Length(); ++i) {
+    Napi::Object w = weightArray.Get(i).As<Napi::Object>();
+    Napi::Value values = w.Get("values");
+    if (!values.IsTypedArray() || values.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      return fail("weights[" + std::to_string(i) + "].values must be a Float32Array");
+    }
+    Napi::Float32Array floats = values.As<Napi::Float32Array>();
+    Weight weight;
+    weight.values.assign(floats.Data(), floats.Data() + floats.ElementLength());
+    weight.rows = w.Get("rows").As<Napi::Number>().Uint32Value();
+    weight.cols = w.Get("cols").As<Napi::Number>().Uint32Value();
+    plan.weights.push_back(std::move(weight));
+  }
+  Napi::Value steps = object.Get("steps");
+  if (!steps.IsArray()) return fail("steps must be an array");
+  Napi::Array stepArray = steps.As<Napi::Array>();
+  for (uint32_t i = 0; i < stepArray.Length(); ++i) {
+    Napi::Object s = stepArray.Get(i).As<Napi::Object>();
+    Step step;
+    const std::string op = s.Get("op").ToString();
+    if (op == "MatMul") step.kind = StepKind::MatMul;
+    else if (op == "Add") step.kind = StepKind::Add;
+    else if (op == "AddBias") step.kind = StepKind::AddBias;
+    else if (op == "Relu") step.kind = StepKind::Relu;
+    else if (op == "Sigmoid") step.kind = StepKind::Sigmoid;
+    else if (op == "Tanh") step.kind = StepKind::Tanh;
+    else if (op == "Softmax") step.kind = StepKind::Softmax;
+    else return fail("steps[" + std::to_string(i) + "].op '" + op + "' is unknown");
+    auto integer = [&](const char* field, int fallback) {
+      Napi::Value v = s.Get(field);
+      return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+    };
+    step.input = integer("input", -1);
+    step.other = integer("other", -1);
+    step.weight = integer("weight", -1);
+    step.bias = integer("bias", -1);
+    step.output = integer("output", -1);
+    step.transposeWeight = s.Get("transposeWeight").ToBoolean();
+    step.relu = s.Get("relu").ToBoolean();
+    if (s.Get("alpha").IsNumber()) step.alpha = s.Get("alpha").As<Napi::Number>().FloatValue();
+    plan.steps.push_back(step);
+  }
+  if (std::string invalid = validatePlan(plan); !invalid.empty()) return fail(invalid);
+  return true;
+}
+
+class DenseModel : public Napi::ObjectWrap<DenseModel> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "DenseModel", {InstanceMethod("run", &DenseModel::Run), InstanceMethod("close", &DenseModel::Close)});
+  }
+
+  /** new DenseModel(plan, device): uploads the weights; throws with the reason when the device cannot run it. */
+  explicit DenseModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DenseModel>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "new DenseModel(plan, device)").ThrowAsJavaScriptException();
+      return;
+    }
+    Plan plan;
+    if (!readPlan(env, info[0].As<Napi::Object>(), plan)) return;
+    const int device = info[1].As<Napi::Number>().Int32Value();
+    const DeviceProbe& probe = probeDevices();
+    if (probe.devices.empty()) {
+      Napi::Error::New(env, "no CUDA device: " + probe.reason).ThrowAsJavaScriptException();
+      return;
+    }
+    if (device < 0 || device >= static_cast<int>(probe.devices.size())) {
+      Napi::RangeError::New(env, "CUDA device " + std::to_string(device) + " does not exist (devices: " + std::to_string(probe.devices.size()) + ")")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    std::string error;
+    const KernelLibrary* kernels = KernelLibrary::load(kernelsPath(), error);
+    if (kernels) executor_ = DenseExecutor::create(plan, device, *kernels, error);
+    if (!executor_) {
+      Napi::Error::New(env, error).ThrowAsJavaScriptException();
+      return;
+    }
+    for (int index : plan.inputs) inputWidths_.push_back(plan.widths[index]);
+    for (int index : plan.outputs) outputWidths_.push_back(plan.widths[index]);
+  }
+
+ private:
+  class RunWorker : public Napi::AsyncWorker {
+   public:
+    RunWorker(Napi::Env env, DenseModel* model, size_t rows, std::vector<Napi::Reference<Napi::Float32Array>> inputs)
+        : Napi::AsyncWorker(env), model_(model), rows_(rows), inputRefs_(std::move(inputs)), deferred_(Napi::Promise::Deferred::New(env)) {
+      for (auto& ref : inputRefs_) inputs_.push_back(ref.Value().Data());
+      for (uint32_t width : model->outputWidths_) outputs_.emplace_back(rows * width);
+    }
+    Napi::Promise Promise() { return deferred_.Promise(); }
+    void Execute() override {
+      std::vector<float*> outputs;
+      for (auto& o : outputs_) outputs.push_back(o.data());
+      std::string error;
+      if (!model_->executor_->run(rows_, inputs_, outputs, error)) SetError(error);
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      model_->busy_ = false;
+      Napi::Array result = Napi::Array::New(env, outputs_.size());
+      for (size_t i = 0; i < outputs_.size(); ++i) {
+        Napi::Float32Array array = Napi::Float32Array::New(env, outputs_[i].size());
+        std::copy(outputs_[i].begin(), outputs_[i].end(), array.Data());
+        result.Set(i, array);
+      }
+      deferred_.Resolve(result);
+    }
+    void OnError(const Napi::Error& error) override {
+      model_->busy_ = false;
+      deferred_.Reject(error.Value());
+    }
+
+   private:
+    DenseModel* model_;
+    size_t rows_;
+    std::vector<Napi::Reference<Napi::Float32Array>> inputRefs_;
+    std::vector<const float*> inputs_;
+    std::vector<std::vector<float>> outputs_;
+    Napi::Promise::Deferred deferred_;
+  };
+
+  /** run(rows, inputs: Float32Array[]): Promise<Float32Array[]>, one run at a time. */
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto reject = [&](const std::string& message) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Reject(Napi::Error::New(env, message).Value());
+      return deferred.Promise();
+    };
+    if (!executor_) return reject("the model is closed");
+    if (busy_) return reject("the model is already running a batch");
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsArray()) return reject("run(rows, inputs: Float32Array[])");
+    const double rows = info[0].As<Napi::Number>().DoubleValue();
+    if (!(rows >= 0) || rows != static_cast<double>(static_cast<size_t>(rows))) return reject("rows must be a whole number");
+    Napi::Array array = info[1].As<Napi::Array>();
+    if (array.Length() != inputWidths_.size()) return reject("expected " + std::to_string(inputWidths_.size()) + " inputs");
+    std::vector<Napi::Reference<Napi::Float32Array>> inputs;
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      Napi::Value value = array.Get(i);
+      if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+        return reject("input " + std::to_string(i) + " must be a Float32Array");
+      }
+      Napi::Float32Array input = value.As<Napi::Float32Array>();
+      if (input.ElementLength() != static_cast<size_t>(rows) * inputWidths_[i]) {
+        return reject("input " + std::to_string(i) + ": expected " + std::to_string(static_cast<size_t>(rows) * inputWidths_[i]) + " values, got " +
+                      std::to_string(input.ElementLength()));
+      }
+      inputs.push_back(Napi::Persistent(input));
+    }
+    busy_ = true;
+    auto* worker = new RunWorker(env, this, static_cast<size_t>(rows), std::move(inputs));
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (busy_) {
+      Napi::Error::New(info.Env(), "close() while a batch runs").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    executor_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<DenseExecutor> executor_;
+  std::vector<uint32_t> inputWidths_;
+  std::vector<uint32_t> outputWidths_;
+  bool busy_ = false;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("probe", Napi::Function::New(env, Probe));
+  exports.Set("libraries", Napi::Function::New(env, Libraries));
+  exports.Set("readNvml", Napi::Function::New(env, ReadNvml));
+  exports.Set("configureMemory", Napi::Function::New(env, ConfigureMemory));
+  exports.Set("DenseModel", DenseModel::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nereid_cuda, Init)
