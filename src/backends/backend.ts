@@ -1,4 +1,4 @@
-import type { Datatype, InferenceRequest, InferenceResponse, Parameters, Tensor } from '../core/index.js';
+import type { Datatype, ErrorCode, InferenceRequest, InferenceResponse, Parameters, Tensor } from '../core/index.js';
 
 /** An input or output as the model file itself declares it; -1 marks a dimension of any size. */
 export interface TensorSignature {
@@ -69,8 +69,11 @@ export function allCancelled(batch: ExecutionBatch): boolean {
   return true;
 }
 
-/** One request's answer from a backend that answers requests one by one. */
-export type RequestOutcome = { outputs: Tensor[] } | { error: string };
+/**
+ * One request's answer from a backend that answers requests one by one. An error without
+ * a code answers as INTERNAL.
+ */
+export type RequestOutcome = { outputs: Tensor[] } | { error: string; code?: ErrorCode };
 
 /**
  * Either the batch's outputs, rows in request order, for the scheduler to slice per

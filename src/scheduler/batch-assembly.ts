@@ -4,7 +4,7 @@
  * answer's outputs are views on the result's buffers.
  */
 import { ownedTensor, type BatchRequest, type ExecutionBatch, type ExecutionResult } from '../backends/index.js';
-import { elementCount, type NumericArray, type Tensor } from '../core/index.js';
+import { elementCount, type ErrorCode, type NumericArray, type Tensor } from '../core/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import type { QueuedRequest } from './queued-request.js';
 import { restoreOutputShape } from './request-validation.js';
@@ -70,7 +70,7 @@ export function assembleBatch(requests: readonly QueuedRequest[], config: ModelC
 }
 
 /** Each request's outputs, or the reason it has none. */
-export type RequestResult = { outputs: Tensor[] } | { error: string };
+export type RequestResult = { outputs: Tensor[] } | { error: string; code?: ErrorCode };
 
 function rowsOf(output: Tensor, start: number, rows: number, totalRows: number): Tensor {
   const rowElements = elementCount(output.shape) / totalRows;

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type RequestOutcome } from '../backends/index.js';
-import { InferenceError, steadyNsToPerformanceMs, type InferenceRequest, type InferenceResponse, type StreamedResponse } from '../core/index.js';
+import { InferenceError, steadyNsToPerformanceMs, type ErrorCode, type InferenceRequest, type InferenceResponse, type StreamedResponse } from '../core/index.js';
 import type { FailureReason, ModelStatistics } from '../metrics/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import { assembleBatch, batchKey, needsBatchKey, splitResult, type RequestResult } from './batch-assembly.js';
@@ -341,7 +341,7 @@ export abstract class BatchScheduler implements ModelScheduler {
           queued.settle(undefined, this.cancelled());
         } else if ('error' in result) {
           this.statistics.recordFailure('BACKEND', (returnedMs - queued.arrivalMs) * MS_TO_NS);
-          queued.settle(undefined, this.modelError(result.error));
+          queued.settle(undefined, this.modelError(result.error, result.code));
         } else {
           this.statistics.recordSuccess(queued.rows, (returnedMs - queued.arrivalMs) * MS_TO_NS, (computeStartMs - queued.arrivalMs) * MS_TO_NS, computeNs);
           const response = this.response(queued.prepared, result.outputs);
@@ -364,14 +364,14 @@ export abstract class BatchScheduler implements ModelScheduler {
   }
 
   /** A model's failure, as a request's answer. */
-  private modelError(message: string): InferenceError {
-    return new InferenceError('INTERNAL', `model '${this.modelName}' version ${this.version} failed: ${message}`);
+  private modelError(message: string, code: ErrorCode = 'INTERNAL'): InferenceError {
+    return new InferenceError(code, `model '${this.modelName}' version ${this.version} failed: ${message}`);
   }
 
   /** One of a decoupled model's responses to a queued request, as its frontend receives it. */
   private streamedResponse(queued: QueuedRequest, outcome: RequestOutcome | undefined, final: boolean): StreamedResponse {
     const part: StreamedResponse = { final };
-    if (outcome && 'error' in outcome) part.error = this.modelError(outcome.error);
+    if (outcome && 'error' in outcome) part.error = this.modelError(outcome.error, outcome.code);
     // A decoupled model's response need not hold every row of its request (one response per row is common).
     else if (outcome) part.response = this.response(queued.prepared, outcome.outputs.map((output) => restoreOutputShape(this.config, output, output.shape[0] ?? queued.rows)));
     return part;

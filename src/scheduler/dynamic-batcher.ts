@@ -10,7 +10,12 @@ import type { SchedulingParameters } from './scheduling-parameters.js';
  * Triton's dynamic batcher. Whenever an instance is idle it looks at the queue in
  * priority order and grows a batch from its front: requests are taken whole (a
  * client's batch is never split), in order, while they fit max_batch_size and share
- * the first one's non-batch shapes. The batch goes at once when it reaches the
+ * the first one's non-batch shapes. Unlike Triton, a request of other shapes does not
+ * end the batch: later requests of the first one's shapes and priority level still
+ * join it, and the skipped request keeps its place at the front for the next batch
+ * (without preserve_ordering only, whose answers follow dispatch order). Requests of
+ * several shapes interleaved, such as text-line crops of several widths from
+ * concurrent images, then still batch. The batch goes at once when it reaches the
  * largest preferred size it can reach (or cannot grow at all); otherwise it waits for
  * more requests until its oldest request has waited max_queue_delay_microseconds.
  * Queue policies apply per priority level: max_queue_size refuses at once, and a
@@ -90,9 +95,15 @@ export class DynamicBatcher extends BatchScheduler {
         continue;
       }
       if (candidates.length > 0) {
+        if (queued.batchKey !== candidates[0].batchKey) {
+          // The skipped request is waiting, so the batch goes without waiting for the delay.
+          stopped = true;
+          if (this.preserveOrdering || queued.level !== candidates[0].level) break;
+          continue;
+        }
         // Past the largest preferred size, the batch can no longer become a preferred size by growing.
         if (rows + queued.rows > this.maxPreferred && bestCount === 0) bestCount = candidates.length;
-        if (rows + queued.rows > this.maxRows || queued.batchKey !== candidates[0].batchKey) {
+        if (rows + queued.rows > this.maxRows) {
           stopped = true;
           break;
         }

@@ -95,6 +95,11 @@ export interface ModelOutputTensor {
   data: TensorData | ArrayLike<number | boolean | bigint> | string[];
 }
 
+/**
+ * `{ error }` fails the request: with a 500 (INTERNAL), or with the status of the
+ * Error's `code` property when it is one of Nereid's error codes (`INVALID_ARG` for a
+ * 400: the request was bad, not the model), as a Python backend's TritonError code does.
+ */
 export type ModelResponse = { outputs: Record<string, ModelOutputTensor> } | { error: string | Error };
 
 /**

@@ -1,4 +1,4 @@
-import { elementCount, isDatatype, typedArrayFor, type Datatype, type NumericArray, type Tensor } from '../../core/index.js';
+import { ERROR_STATUS, elementCount, isDatatype, typedArrayFor, type Datatype, type ErrorCode, type NumericArray, type Tensor } from '../../core/index.js';
 import type { RequestOutcome, TensorSignature } from '../backend.js';
 import type { ModelOutputTensor } from './model-api.js';
 
@@ -94,7 +94,11 @@ export function requestOutcome(
     if (typeof response !== 'object' || response === null) throw new ResponseError(`expected { outputs } or { error }, got ${describe(response)}`);
     if ('error' in response) {
       const { error } = response as { error: unknown };
-      return { error: error instanceof Error ? error.message : String(error) };
+      if (!(error instanceof Error)) return { error: String(error) };
+      // Like the code of a Python backend's TritonError: an error the request caused
+      // (INVALID_ARG, a 400) rather than the model failing (INTERNAL, a 500).
+      const { code } = error as { code?: unknown };
+      return typeof code === 'string' && Object.hasOwn(ERROR_STATUS, code) ? { error: error.message, code: code as ErrorCode } : { error: error.message };
     }
     const { outputs } = response as { outputs?: unknown };
     if (typeof outputs !== 'object' || outputs === null) throw new ResponseError(`'outputs' must be an object keyed by output name, got ${describe(outputs)}`);
