@@ -149,9 +149,12 @@ export class ModelVersion {
       const gpus = options.config.instance_group.some((g) => g.kind !== 'KIND_CPU') || options.config.instance_group.length === 0 ? gpuAvailability(options.backend) : { gpus: [] };
       const groups = normalizeInstanceGroups(options.config, options.backend, gpus.gpus, gpus.reason);
       groups.forEach((group, index) => {
-        const asked = options.config.instance_group[index]?.kind ?? 'KIND_AUTO';
-        if (asked === 'KIND_AUTO' && group.kind === 'KIND_CPU' && gpus.reason && options.backend !== 'javascript') {
-          logger.info({ model: this.modelName, version: this.version, group: group.name, reason: gpus.reason }, `instance group '${group.name}' (KIND_AUTO) runs on the CPU: ${gpus.reason}`);
+        const listed = options.config.instance_group[index];
+        if ((listed?.kind ?? 'KIND_AUTO') === 'KIND_AUTO' && group.kind === 'KIND_CPU' && gpus.reason && options.backend !== 'javascript') {
+          // A group the config names is worth a line; the implicit one of every model without
+          // instance_group would repeat it for each model on a machine without GPUs.
+          const log = listed ? logger.info.bind(logger) : logger.debug.bind(logger);
+          log({ model: this.modelName, version: this.version, group: group.name, reason: gpus.reason }, `instance group '${group.name}' (KIND_AUTO) runs on the CPU: ${gpus.reason}`);
         }
       });
       // Fail a bad dynamic_batching before starting any instance, unless completion from

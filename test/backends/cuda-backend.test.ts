@@ -28,7 +28,7 @@ let log = '';
 
 beforeAll(async () => {
   addModel(repo.root, 'mlp_fp16', { from: 'mlp', config: config(`instance_group [{ count: 1 kind: KIND_CPU }]\n${precision('FP16')}`) });
-  addModel(repo.root, 'mlp_auto', { from: 'mlp', config: config('') });
+  addModel(repo.root, 'mlp_auto', { from: 'mlp', config: config('instance_group [{ name: "mlp_auto" count: 1 kind: KIND_AUTO }]') });
   addModel(repo.root, 'mlp_gpu', { from: 'mlp', config: config('instance_group [{ count: 1 kind: KIND_GPU gpus: [ 0 ] }]') });
   addModel(repo.root, 'mlp_fp8', { from: 'mlp', config: config(`instance_group [{ count: 1 kind: KIND_CPU }]\n${precision('FP8')}`) });
   mkdirSync(join(repo.root, 'conv', '1'), { recursive: true });
