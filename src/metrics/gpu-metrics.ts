@@ -1,15 +1,7 @@
-/** One GPU's readings as NVML gives them (see src/backends/cuda/cuda-addon.ts). */
-export interface GpuReading {
-  /** Set when this sample could not be read; the last good values are kept. */
-  error?: string;
-  utilization: number;
-  memoryTotalBytes: number;
-  memoryUsedBytes: number;
-  powerUsageWatts: number;
-  powerLimitWatts: number;
-  /** Since the driver loaded. */
-  energyJoules: number;
-}
+import type { NvmlReading } from '../backends/index.js';
+
+/** One GPU's readings as NVML gives them (the CUDA addon's, src/backends/cuda/cuda-addon.ts). */
+export type GpuReading = NvmlReading;
 
 export interface GpuValues {
   uuid: string;

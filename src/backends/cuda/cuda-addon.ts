@@ -40,7 +40,9 @@ export interface CudaLibraries {
   kernels: { path: string; built: boolean };
 }
 
+/** One GPU's NVML readings, as the addon returns them and the nv_gpu_* metrics report them. */
 export interface NvmlReading {
+  /** Set when this sample could not be read; the metrics keep the last good values. */
   error?: string;
   utilization: number;
   memoryTotalBytes: number;
