@@ -21,6 +21,8 @@ const REQUEST_INPUTS = 5;
 const INPUT_CONTENTS = 5;
 const CONTENTS_BYTES = 8;
 
+const SHORT_ELEMENT = 32;
+
 class WireReader {
   position: number;
 
@@ -77,12 +79,12 @@ class WireReader {
     }
   }
 
-  /** The next length-delimited field's [start, end), the reader moved past it. */
-  span(): [number, number] {
+  /** Moves past the next length-delimited field; returns where its content starts (it ends at `position`). */
+  span(): number {
     const length = this.uint32();
     const start = this.position;
     this.position += length;
-    return [start, this.position];
+    return start;
   }
 }
 
@@ -94,9 +96,9 @@ function packContents(bytes: Uint8Array, start: number, end: number): PackedByte
   while (!counter.done) {
     const tag = counter.uint32();
     if (tag === ((CONTENTS_BYTES << 3) | WIRE_LENGTH_DELIMITED)) {
-      const [from, to] = counter.span();
+      const from = counter.span();
       count++;
-      size += 4 + to - from;
+      size += 4 + counter.position - from;
     } else {
       counter.skip(tag & 7);
     }
@@ -109,10 +111,16 @@ function packContents(bytes: Uint8Array, start: number, end: number): PackedByte
   while (!copier.done) {
     const tag = copier.uint32();
     if (tag === ((CONTENTS_BYTES << 3) | WIRE_LENGTH_DELIMITED)) {
-      const [from, to] = copier.span();
+      const from = copier.span();
+      const to = copier.position;
       view.setUint32(offset, to - from, true);
-      packed.set(bytes.subarray(from, to), offset + 4);
-      offset += 4 + to - from;
+      offset += 4;
+      // Short elements byte by byte: a subarray per element would be an object per element.
+      if (to - from <= SHORT_ELEMENT) for (let i = from; i < to; i++) packed[offset++] = bytes[i];
+      else {
+        packed.set(bytes.subarray(from, to), offset);
+        offset += to - from;
+      }
     } else {
       copier.skip(tag & 7);
     }
@@ -135,16 +143,16 @@ export function readBytesContents(message: Uint8Array): Map<number, PackedBytes>
       request.skip(tag & 7);
       continue;
     }
-    const [inputStart, inputEnd] = request.span();
-    const input = new WireReader(message, inputStart, inputEnd);
+    const inputStart = request.span();
+    const input = new WireReader(message, inputStart, request.position);
     while (!input.done) {
       const inputTag = input.uint32();
       if (inputTag !== ((INPUT_CONTENTS << 3) | WIRE_LENGTH_DELIMITED)) {
         input.skip(inputTag & 7);
         continue;
       }
-      const [contentsStart, contentsEnd] = input.span();
-      const packed = packContents(message, contentsStart, contentsEnd);
+      const contentsStart = input.span();
+      const packed = packContents(message, contentsStart, input.position);
       if (packed) found.set(inputIndex, packed);
       else found.delete(inputIndex);
     }
