@@ -14,7 +14,13 @@ const describe = (value: unknown) => (Array.isArray(value) ? `an array of ${valu
 export function tensorStorage(label: string, datatype: Datatype, data: unknown): Tensor['data'] {
   if (datatype === 'BYTES') {
     // Checked and copied, as typed arrays are below: the model may keep its buffer.
-    if (isPackedBytes(data)) return packedBytesFromRaw(label, [data.count], data.count, data.bytes);
+    if (isPackedBytes(data)) {
+      try {
+        return packedBytesFromRaw(label, [data.count], data.count, data.bytes);
+      } catch (err) {
+        throw new ResponseError((err as Error).message);
+      }
+    }
     if (!Array.isArray(data)) throw new ResponseError(`${label}: BYTES data must be an array of strings or Uint8Arrays, or PackedBytes, got ${describe(data)}`);
     data.forEach((element, i) => {
       if (typeof element !== 'string' && !(element instanceof Uint8Array)) {
