@@ -116,10 +116,6 @@ export class PackedBytesWriter {
     this.count++;
   }
 
-  get elementCount(): number {
-    return this.count;
-  }
-
   /** The elements so far, in a buffer of their own (exactly their size, so that it can be transferred whole). */
   finish(): PackedBytes {
     const bytes = this.offset === this.buffer.byteLength ? this.buffer : this.buffer.slice(0, this.offset);
@@ -190,8 +186,8 @@ export function byteElementStrings(packed: PackedBytes): string[] {
   return strings;
 }
 
-/** The byte offset in `packed.bytes` of element `index` (its length prefix); `count` gives the end. */
-function byteOffsetOf(packed: PackedBytes, index: number, from = 0, fromOffset = 0): number {
+/** The byte offset in `packed.bytes` of element `index` (its length prefix), counting on from element `from` at `fromOffset`. */
+function byteOffsetOf(packed: PackedBytes, index: number, from: number, fromOffset: number): number {
   const { bytes } = packed;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = fromOffset;
@@ -199,16 +195,9 @@ function byteOffsetOf(packed: PackedBytes, index: number, from = 0, fromOffset =
   return offset;
 }
 
-/** Elements [from, to) as PackedBytes viewing `packed.bytes` (no copy). */
-export function byteElementRange(packed: PackedBytes, from: number, to: number): PackedBytes {
-  if (from === 0 && to === packed.count) return packed;
-  const start = byteOffsetOf(packed, from);
-  const end = byteOffsetOf(packed, to, from, start);
-  return { count: to - from, bytes: packed.bytes.subarray(start, end) };
-}
-
 /** Consecutive groups of `counts[k]` elements, each viewing `packed.bytes`, in one pass. */
 export function splitByteElements(packed: PackedBytes, counts: readonly number[]): PackedBytes[] {
+  if (counts.length === 1 && counts[0] === packed.count) return [packed];
   const parts: PackedBytes[] = [];
   let index = 0;
   let offset = 0;
