@@ -23,7 +23,8 @@ export function modelTensor(name: string, datatype: Datatype, shape: number[], d
 
 /**
  * Cuts a batch back into the requests it was made of, as model.js sees them: each
- * request's inputs are views on the batch's buffers, so nothing is copied. Without batching, a batch holds exactly one request.
+ * request's inputs are views on the batch's buffers, so nothing is copied. Without
+ * batching, a batch holds exactly one request.
  */
 export function modelRequests(batch: ExecutionBatch, batching: boolean): ModelRequest[] {
   if (!batching) {
