@@ -176,7 +176,8 @@ describe('a million BYTES elements through simple_identity', () => {
 
   it('keeps every element of a small request exact over the stream and as JSON where JSON can say it', async () => {
     const elements = PATTERNS.slice(0, 5);
-    const stream = new InferenceClient(t.grpcTarget).stream();
+    const streamClient = new InferenceClient(t.grpcTarget);
+    const stream = streamClient.stream();
     const answered = new Promise<any>((resolve, reject) => {
       stream.on('data', resolve);
       stream.on('error', reject);
@@ -184,6 +185,7 @@ describe('a million BYTES elements through simple_identity', () => {
     stream.write({ model_name: 'simple_identity', inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1, elements.length], contents: { bytes_contents: elements } }] });
     const reply = await answered;
     stream.end();
+    streamClient.close();
     expect(reply.error_message).toBe('');
     expect(unpackStrings(Buffer.from(reply.infer_response.raw_output_contents[0]))).toEqual(elements);
     const json = await postBinary(`${t.url}/v2/models/simple_identity/infer`, { inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1, 3], data: ['', 'a\u0000b', 'héllo'] }] }, []);
