@@ -1,7 +1,8 @@
 /**
  * A decoupled model that streams after execute() returned learns that its client went
  * away: request.isCancelled() and responseSender.isCancelled() turn true when the client
- * cancels its gRPC stream, and stay false for a client that stays.
+ * cancels its gRPC stream or drops its HTTP generate_stream connection, and stay false
+ * for a client that stays.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,6 +90,19 @@ describe('isCancelled() of a decoupled request after execute() returned', () => 
     await waitFor(() => readdirSync(seen).includes('cancelled-7'), 'the model to see the cancellation');
     expect(readFileSync(join(seen, 'cancelled-7'), 'utf8')).toBe('true');
     expect(responses).toBeGreaterThanOrEqual(2);
+  });
+
+  it('turns true when an HTTP client of generate_stream disconnects', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${t.url}/v2/models/ticker/generate_stream`, { method: 'POST', body: JSON.stringify({ IN: [0, 9] }), signal: controller.signal });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toMatch(/^data: \{"model_name":"ticker","model_version":"1","OUT":1\}\n\n/);
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    await waitFor(() => readdirSync(seen).includes('cancelled-9'), 'the model to see the disconnect');
+    expect(readFileSync(join(seen, 'cancelled-9'), 'utf8')).toBe('true');
   });
 
   it('stays false for a client that stays: every response arrives, then the final flag', async () => {
