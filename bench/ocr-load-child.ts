@@ -2,7 +2,8 @@
  * The load of bench/ocr, in a process of its own: `connections` loops, each reading the
  * images in turn (starting at a different one), for `seconds`, either through the `ocr`
  * ensemble of a Nereid server (binary tensor data over HTTP) or with @gutenye/ocr-node
- * in this process. Prints one JSON line: images/s, p50/p99 latency, errors, CPU time.
+ * in this process. Prints one JSON line: images/s, p50/p99 latency, errors, CPU time,
+ * and every latency (ms), so that runs in several slices can be added up.
  * The server's load goes through node:http with one kept-alive socket per loop rather
  * than fetch(), whose per-request overhead is larger: the load generator shares the
  * cores with the server it measures.
@@ -91,6 +92,8 @@ console.log(
     p99Ms: at(0.99),
     errors,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    seconds: elapsed,
+    latencies: latencies.map((ms) => Math.round(ms * 10) / 10),
   }),
 );
 process.exit(0);
