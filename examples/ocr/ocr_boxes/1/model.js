@@ -1,8 +1,8 @@
 // DB post-processing as @gutenye/ocr-node does it (and PaddleOCR before it): pixels whose
 // text probability is over 0.03 form regions; each region's minimum-area rectangle,
 // grown by area × 1.5 / perimeter on every side ("unclip"), is a text box. Each box is
-// cut out of the detector's input image (as RGBA bytes), straightened, turned upright when it is much
-// taller than wide, and scaled to 48 pixels high.
+// cut out of the detector's input image (its RGBA bytes), straightened, turned upright
+// when it is much taller than wide, and scaled to 48 pixels high.
 //
 // Recognition crops keep their aspect ratio, so their widths differ. Each crop is padded
 // on the right, with its background (the median of its border pixels), to the next
