@@ -51,6 +51,7 @@ std::unique_ptr<CudaIpcRegion> CudaIpcRegion::open(const unsigned char* handle, 
     return nullptr;
   }
   // The handle names the base of an allocation; its size bounds what may be registered.
+  // Where the driver cannot say, byte_size is trusted, as Triton always trusts it.
   size_t allocationBytes = byteSize;
   if (const auto& driver = cudaDriverApi(); driver.api) {
     CUdeviceptr allocationBase = 0;

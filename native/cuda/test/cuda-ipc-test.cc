@@ -9,7 +9,12 @@
 // then checks the child's pattern and that each output equals its own run of the same
 // plan from host memory, bit for bit. Built and run by native/cuda/check-gpu.sh.
 //
-//   cuda-ipc-test KERNELS.fatbin        exit 0 when every check passes, 3 without a device
+//   cuda-ipc-test KERNELS.fatbin           exit 0 when every check passes, 3 without a device
+//   cuda-ipc-test KERNELS.fatbin --export  the parent's side for another importer (the Node
+//                                          addon, native/cuda/test/cuda-shm-addon-check.mjs):
+//                                          prints "HANDLE <hex> <region bytes> <pattern offset>",
+//                                          waits for a line on stdin, then checks the pattern
+//                                          the importer wrote at that offset
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -207,6 +212,36 @@ int parent(const char* self, const char* kernelsPath, const KernelLibrary& kerne
   return failures == 0 ? 0 : 1;
 }
 
+/** The exporting side alone: the importer is another program. */
+int exportForImporter() {
+  const CudaRuntime& rt = *cudaRuntime().api;
+  rt.setDevice(0);
+  void* device = nullptr;
+  if (rt.malloc(&device, kRegionBytes) != kCudaSuccess) {
+    std::printf("FAIL: cudaMalloc\n");
+    return 1;
+  }
+  std::vector<unsigned char> pattern(kPatternBytes);
+  for (size_t i = 0; i < kPatternBytes; ++i) pattern[i] = patternByte(i, 1);
+  rt.memcpy(device, pattern.data(), kPatternBytes, kMemcpyHostToDevice);
+  CudaIpcMemHandle handle;
+  if (cudaError_t status = rt.ipcGetMemHandle(&handle, device); status != kCudaSuccess) {
+    std::printf("FAIL: cudaIpcGetMemHandle: %s\n", cudaErrorText(status).c_str());
+    return 1;
+  }
+  std::printf("HANDLE %s %zu %zu\n", hex(reinterpret_cast<const unsigned char*>(handle.reserved), kIpcHandleBytes).c_str(), kRegionBytes,
+              kChildPatternOffset);
+  std::fflush(stdout);
+  char line[64];
+  if (!std::fgets(line, sizeof line, stdin)) std::printf("(stdin closed)\n");
+  rt.memcpy(pattern.data(), static_cast<char*>(device) + kChildPatternOffset, kPatternBytes, kMemcpyDeviceToHost);
+  bool ok = true;
+  for (size_t i = 0; i < kPatternBytes; ++i) ok = ok && pattern[i] == patternByte(i, 7);
+  expect(ok, "exporter: reads the pattern the importer wrote");
+  rt.free(device);
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -226,5 +261,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (argc >= 4 && std::string(argv[2]) == "--child") return child(*kernels, argv[3]);
+  if (argc >= 3 && std::string(argv[2]) == "--export") return exportForImporter();
   return parent(argv[0], argv[1], *kernels);
 }
