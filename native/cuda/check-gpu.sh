@@ -4,7 +4,11 @@
 #   2. proves the hand-written declarations of src/cuda-api.h agree with the CUDA headers;
 #   3. runs native/cuda/test/dense-executor-test: device probe, NVML readings, and every
 #      step kind in FP32, FP16 and BF16 against the CPU reference (exit 1 on a mismatch);
-#   4. when python3 has torch: the mlp FP16 benchmark against a torch.nn.Linear stack on
+#   4. runs native/cuda/test/cuda-ipc-test: CUDA shared memory across two processes (a
+#      handle exported by one, opened, read, written and run on by the other);
+#      then, when node and native/build/Release/nereid_cuda.node are there, the same region
+#      through the Node addon (test/cuda-shm-addon-check.mjs);
+#   5. when python3 has torch: the mlp FP16 benchmark against a torch.nn.Linear stack on
 #      the same weights (bench/cuda/pytorch-mlp-bench.py), with the ratios.
 # Output goes to stdout and, when $OUT is set, to $OUT/check-gpu.log and $OUT/bench.jsonl.
 #
@@ -39,6 +43,20 @@ echo "== executor against the CPU reference"
 g++ -std=c++17 -O2 -Wall -o "$BUILD/dense-executor-test" test/dense-executor-test.cc src/cuda-api.cc src/devices.cc src/dense-plan.cc src/dense-executor.cc -ldl \
   || { echo "FAIL: g++"; exit 1; }
 "$BUILD/dense-executor-test" "$BUILD/nereid_cuda_kernels.fatbin" || status=1
+
+echo "== CUDA shared memory across processes (cudaIpc*)"
+g++ -std=c++17 -O2 -Wall -o "$BUILD/cuda-ipc-test" test/cuda-ipc-test.cc src/cuda-api.cc src/devices.cc src/dense-plan.cc src/dense-executor.cc src/cuda-shared-memory.cc -ldl \
+  && "$BUILD/cuda-ipc-test" "$BUILD/nereid_cuda_kernels.fatbin" || status=1
+
+# The Node path, when a node binary and the built addon came along (run's carry:
+# native/build and a node binary on the PATH; neither is there by default).
+ADDON="$REPO/native/build/Release/nereid_cuda.node"
+if command -v node >/dev/null && [ -f "$ADDON" ]; then
+  echo "== CUDA shared memory through the Node addon (CudaSharedMemory)"
+  node test/cuda-shm-addon-check.mjs "$BUILD/cuda-ipc-test" "$BUILD/nereid_cuda_kernels.fatbin" "$ADDON" || status=1
+else
+  echo "== Node addon check skipped: $(command -v node >/dev/null || echo 'no node binary; ')$([ -f "$ADDON" ] || echo "no $ADDON")"
+fi
 
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   echo "== benchmark: mlp FP16, Nereid's executor in-process vs PyTorch (one run)"

@@ -7,7 +7,7 @@ import { modelStatisticsJson, parseTraceSettingsUpdate, type ModelStatisticsJson
 import type { IndexEntry, ModelConfig, ModelRegistry, ModelVersion } from '../repository/index.js';
 import { logSettingsJson, parseLogSettingsUpdate, type LogSettingsJson } from './log-settings-json.js';
 import { OutputDelivery } from './output-delivery.js';
-import { SharedMemoryManager } from './shared-memory/index.js';
+import { SharedMemoryManager, type DeviceMemoryOpener } from './shared-memory/index.js';
 
 /** The Triton extensions this server actually implements. */
 export const EXTENSIONS = [
@@ -52,6 +52,8 @@ export interface DataPlaneOptions {
   logControl: LogControl | undefined;
   /** `--allow-client-shm`: clients may register and use shared-memory regions. */
   allowClientShm: boolean;
+  /** How CUDA shared memory is opened: cudaIpcOpenMemHandle through the CUDA addon unless given. */
+  deviceMemory?: DeviceMemoryOpener;
 }
 
 const isDecoupled = (config: ModelConfig) => config.model_transaction_policy?.decoupled === true;
@@ -79,7 +81,7 @@ export class DataPlane {
     readonly registry: ModelRegistry,
     private readonly options: DataPlaneOptions,
   ) {
-    this.sharedMemory = new SharedMemoryManager({ allowClientShm: options.allowClientShm });
+    this.sharedMemory = new SharedMemoryManager({ allowClientShm: options.allowClientShm, deviceMemory: options.deviceMemory });
   }
 
   isLive(): boolean {

@@ -8,3 +8,4 @@ export {
   type RestrictedCategory,
 } from './restricted-apis.js';
 export { compileHeaderForwardPattern } from './header-forwarding.js';
+export { CUDA_IPC_HANDLE_BYTES, type DeviceMemory, type DeviceMemoryOpener } from './shared-memory/index.js';

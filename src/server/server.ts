@@ -17,6 +17,7 @@ import { RateLimiter, ResponseCache, type RateLimitResource } from '../scheduler
 import { DataPlane } from './data-plane.js';
 import { GrpcFrontend } from './grpc/index.js';
 import { HttpFrontend } from './http/http-frontend.js';
+import type { DeviceMemoryOpener } from './shared-memory/index.js';
 import { configureGpuMemory, gpuMetricsOfMachine } from './gpu-resources.js';
 import { MetricsEndpoint } from './metrics-endpoint.js';
 import { loadGrpcTls, loadHttpsFiles, type GrpcTlsOptions, type HttpTlsOptions } from './tls-files.js';
@@ -62,6 +63,8 @@ export interface ServerOptions {
   exitTimeoutSecs: number;
   /** `--allow-client-shm`: clients may register, unregister and use shared-memory regions (Triton's default: false). */
   allowClientShm: boolean;
+  /** How CUDA shared memory regions are opened (no flag): cudaIpcOpenMemHandle through the CUDA addon unless an embedder gives another. */
+  deviceMemory?: DeviceMemoryOpener;
   /** `--allow-metrics`: serve Prometheus metrics (`GET /metrics`) on their own port. */
   allowMetrics: boolean;
   metricsAddress: string;
@@ -192,6 +195,7 @@ export async function startServer(partial: Partial<ServerOptions> & Pick<ServerO
     tracing,
     logControl: logControlOf(logger),
     allowClientShm: options.allowClientShm,
+    deviceMemory: options.deviceMemory,
   });
   let http: HttpFrontend | undefined;
   let httpPort: number | undefined;

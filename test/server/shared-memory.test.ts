@@ -349,7 +349,7 @@ describe('CUDA shared memory on a server without GPUs', () => {
     expect((await postJson(`${t.url}/v2/cudasharedmemory/region/output_data/unregister`, {})).status).toBe(200);
     const refused = await postJson(`${t.url}/v2/cudasharedmemory/region/input_data/register`, { raw_handle: handle, device_id: 0, byte_size: 64 });
     expect(refused.status).toBe(400);
-    expect(refused.json.error).toMatch(/^failed to register shared memory region 'input_data': invalid args - no CUDA device/);
+    expect(refused.json.error).toMatch(/^failed to register CUDA shared memory region 'input_data': no CUDA device/);
     const malformed = await postJson(`${t.url}/v2/cudasharedmemory/region/input_data/register`, { raw_handle: 'abc', device_id: 0, byte_size: 64 });
     expect(malformed.json.error).toMatch(/'raw_handle' must be \{"b64"/);
     const missing = await postJson(`${t.url}/v2/cudasharedmemory/region/input_data/register`, { raw_handle: handle, byte_size: 64 });
@@ -366,7 +366,7 @@ describe('CUDA shared memory on a server without GPUs', () => {
     expect(await client.call('CudaSharedMemoryUnregister', { name: 'output_data' })).toEqual({});
     const refused = await client.fail('CudaSharedMemoryRegister', { name: 'input_data', raw_handle: Buffer.alloc(64, 7), device_id: 0, byte_size: 64 });
     expect(refused.code).toBe(status.INVALID_ARGUMENT);
-    expect(refused.details).toMatch(/^failed to register shared memory region 'input_data': invalid args - no CUDA device/);
+    expect(refused.details).toMatch(/^failed to register CUDA shared memory region 'input_data': no CUDA device/);
     const unknown = await client.fail('CudaSharedMemoryStatus', { name: 'input_data' });
     expect(unknown.code).toBe(status.NOT_FOUND);
   });

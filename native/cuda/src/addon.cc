@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cuda-api.h"
+#include "cuda-shared-memory.h"
 #include "dense-executor.h"
 #include "devices.h"
 
@@ -314,12 +315,111 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
   bool busy_ = false;
 };
 
+const char* ipcErrorCode(IpcErrorKind kind) {
+  switch (kind) {
+    case IpcErrorKind::InvalidArgument:
+      return "ERR_INVALID_ARG";
+    case IpcErrorKind::NoRuntime:
+      return "ERR_NO_RUNTIME";
+    case IpcErrorKind::NoDevice:
+      return "ERR_NO_DEVICE";
+    case IpcErrorKind::DeviceRange:
+      return "ERR_DEVICE_RANGE";
+    case IpcErrorKind::OpenFailed:
+      return "ERR_IPC_OPEN";
+    case IpcErrorKind::OutOfRange:
+      return "ERR_OUT_OF_RANGE";
+    case IpcErrorKind::CopyFailed:
+      return "ERR_COPY";
+    case IpcErrorKind::Closed:
+      return "ERR_CLOSED";
+    default:
+      return "ERR_UNKNOWN";
+  }
+}
+
+void throwIpcError(Napi::Env env, const IpcError& error) {
+  Napi::Error e = Napi::Error::New(env, error.message);
+  e.Set("code", ipcErrorCode(error.kind));
+  e.ThrowAsJavaScriptException();
+}
+
+/** A client's CUDA shared memory region: new CudaSharedMemory(handle: Uint8Array, device, byteSize). */
+class CudaSharedMemory : public Napi::ObjectWrap<CudaSharedMemory> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CudaSharedMemory",
+                       {InstanceMethod("read", &CudaSharedMemory::Read), InstanceMethod("write", &CudaSharedMemory::Write),
+                        InstanceMethod("close", &CudaSharedMemory::Close)});
+  }
+
+  explicit CudaSharedMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaSharedMemory>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber() ||
+        !info[2].IsNumber()) {
+      throwIpcError(env, {IpcErrorKind::InvalidArgument, "new CudaSharedMemory(handle: Uint8Array, device: number, byteSize: number)"});
+      return;
+    }
+    Napi::Uint8Array handle = info[0].As<Napi::Uint8Array>();
+    const double device = info[1].As<Napi::Number>().DoubleValue();
+    const double byteSize = info[2].As<Napi::Number>().DoubleValue();
+    if (device != static_cast<double>(static_cast<int>(device)) || !(byteSize >= 0) || byteSize > 9007199254740991.0) {
+      throwIpcError(env, {IpcErrorKind::InvalidArgument, "device and byteSize must be non-negative integers"});
+      return;
+    }
+    IpcError error;
+    region_ = CudaIpcRegion::open(handle.Data(), handle.ByteLength(), static_cast<int>(device), static_cast<size_t>(byteSize), error);
+    if (!region_) throwIpcError(env, error);
+  }
+
+ private:
+  /** read(offset, target: Uint8Array) and write(offset, source: Uint8Array): the bytes of the array. */
+  bool access(const Napi::CallbackInfo& info, bool toDevice) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsTypedArray()) {
+      throwIpcError(env, {IpcErrorKind::InvalidArgument, toDevice ? "write(offset, source: TypedArray)" : "read(offset, target: TypedArray)"});
+      return false;
+    }
+    const double offset = info[0].As<Napi::Number>().DoubleValue();
+    if (!(offset >= 0) || offset > 9007199254740991.0) {
+      throwIpcError(env, {IpcErrorKind::OutOfRange, "offset must be a non-negative integer"});
+      return false;
+    }
+    Napi::TypedArray array = info[1].As<Napi::TypedArray>();
+    unsigned char* bytes = static_cast<unsigned char*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+    IpcError error;
+    if (!region_) {
+      throwIpcError(env, {IpcErrorKind::Closed, "the CUDA shared memory region is closed"});
+      return false;
+    }
+    const bool ok = toDevice ? region_->write(static_cast<size_t>(offset), bytes, array.ByteLength(), error)
+                             : region_->read(static_cast<size_t>(offset), bytes, array.ByteLength(), error);
+    if (!ok) throwIpcError(env, error);
+    return ok;
+  }
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    access(info, false);
+    return info.Env().Undefined();
+  }
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    access(info, true);
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    region_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<CudaIpcRegion> region_;
+};
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("libraries", Napi::Function::New(env, Libraries));
   exports.Set("readNvml", Napi::Function::New(env, ReadNvml));
   exports.Set("configureMemory", Napi::Function::New(env, ConfigureMemory));
   exports.Set("DenseModel", DenseModel::Define(env));
+  exports.Set("CudaSharedMemory", CudaSharedMemory::Define(env));
   return exports;
 }
 

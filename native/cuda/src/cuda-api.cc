@@ -105,6 +105,13 @@ const Loaded<void>& cudaDriver() {
   return driver;
 }
 
+const Loaded<CudaDriverApi>& cudaDriverApi() {
+  static const Loaded<CudaDriverApi> driver = load<CudaDriverApi>(
+      "the NVIDIA driver (libcuda.so.1)", {"libcuda.so.1"}, false,
+      [](CudaDriverApi& api, Resolver& resolve) { resolve(api.memGetAddressRange, {"cuMemGetAddressRange_v2"}); });
+  return driver;
+}
+
 const Loaded<CudaRuntime>& cudaRuntime() {
   static const Loaded<CudaRuntime> runtime = load<CudaRuntime>(
       "the CUDA runtime (libcudart.so.13 or .12)", {"libcudart.so.13", "libcudart.so.12", "libcudart.so"}, true,
@@ -138,6 +145,9 @@ const Loaded<CudaRuntime>& cudaRuntime() {
         resolve(api.libraryGetKernel, {"cudaLibraryGetKernel"});
         resolve(api.launchKernel, {"cudaLaunchKernel"});
         resolve(api.getLastError, {"cudaGetLastError"});
+        resolve(api.ipcGetMemHandle, {"cudaIpcGetMemHandle"});
+        resolve(api.ipcOpenMemHandle, {"cudaIpcOpenMemHandle"});
+        resolve(api.ipcCloseMemHandle, {"cudaIpcCloseMemHandle"});
       });
   return runtime;
 }

@@ -39,6 +39,12 @@ constexpr size_t kDevicePropNameOffset = 0;
 constexpr size_t kDevicePropUuidOffset = 256;
 constexpr size_t kDevicePropTotalMemOffset = 288;
 constexpr size_t kDevicePropBufferBytes = 8192;
+// cudaIpcMemHandle_t: 64 opaque bytes (CUDA_IPC_HANDLE_SIZE), passed by value.
+constexpr size_t kIpcHandleBytes = 64;
+struct CudaIpcMemHandle {
+  char reserved[kIpcHandleBytes];
+};
+constexpr unsigned kIpcMemLazyEnablePeerAccess = 1;
 
 // cudaDataType_t values of library_types.h.
 constexpr int kCudaR32F = 0;
@@ -74,6 +80,17 @@ struct CudaRuntime {
   cudaError_t (*libraryGetKernel)(cudaKernel_t*, cudaLibrary_t, const char*);
   cudaError_t (*launchKernel)(const void*, Dim3, Dim3, void**, size_t, cudaStream_t);
   cudaError_t (*getLastError)();
+  cudaError_t (*ipcGetMemHandle)(CudaIpcMemHandle*, void*);
+  cudaError_t (*ipcOpenMemHandle)(void**, CudaIpcMemHandle, unsigned);
+  cudaError_t (*ipcCloseMemHandle)(void*);
+};
+
+// The driver API (cuda.h), for what the runtime does not say: the size of an allocation.
+using CUresult = int;
+using CUdeviceptr = unsigned long long;
+constexpr CUresult kCudaDriverSuccess = 0;
+struct CudaDriverApi {
+  CUresult (*memGetAddressRange)(CUdeviceptr* base, size_t* bytes, CUdeviceptr pointer);
 };
 
 // cuBLASLt (cublasLt.h).
@@ -149,6 +166,8 @@ const Loaded<CublasLt>& cublasLt();
 const Loaded<Nvml>& nvml();
 /** Whether the NVIDIA driver (libcuda.so.1) can be opened, and why not. */
 const Loaded<void>& cudaDriver();
+/** The few driver entry points Nereid calls directly. */
+const Loaded<CudaDriverApi>& cudaDriverApi();
 
 /** "cudaErrorNoDevice: no CUDA-capable device is detected". */
 std::string cudaErrorText(cudaError_t error);

@@ -349,6 +349,33 @@ bool DenseExecutor::run(size_t rows, const std::vector<const float*>& inputs, co
     }
     host += count;
   }
+  if (!compute(rows, error)) return false;
+  float* hostOutputs = host;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const int value = plan_.outputs[i];
+    const size_t count = rows * plan_.widths[value];
+    void* source = values_[value];
+    if (!fp32) {
+      long long n = static_cast<long long>(count);
+      if (!launch(("nereid_to_f32_" + suffix).c_str(), {&values_[value], &deviceStaging_[staging], &n}, n, error)) return false;
+      source = deviceStaging_[staging];
+      ++staging;
+    }
+    CUDA_CHECK(rt_.memcpyAsync(host, source, count * 4, kMemcpyDeviceToHost, stream_), "cudaMemcpyAsync(output)");
+    host += count;
+  }
+  CUDA_CHECK(rt_.streamSynchronize(stream_), "running the model");
+  host = hostOutputs;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const size_t count = rows * plan_.widths[plan_.outputs[i]];
+    std::memcpy(outputs[i], host, count * 4);
+    host += count;
+  }
+  return true;
+}
+
+bool DenseExecutor::compute(size_t rows, std::string& error) {
+  const std::string suffix = precisionSuffix(plan_.precision);
   for (const Step& step : plan_.steps) {
     long long width = plan_.widths[step.input];
     long long r = static_cast<long long>(rows);
@@ -381,27 +408,45 @@ bool DenseExecutor::run(size_t rows, const std::vector<const float*>& inputs, co
     }
     if (!ok) return false;
   }
-  float* hostOutputs = host;
+  return true;
+}
+
+bool DenseExecutor::runOnDevice(size_t rows, const std::vector<const void*>& inputs, const std::vector<void*>& outputs, std::string& error) {
+  if (inputs.size() != plan_.inputs.size() || outputs.size() != plan_.outputs.size()) {
+    error = "expected " + std::to_string(plan_.inputs.size()) + " inputs and " + std::to_string(plan_.outputs.size()) + " outputs";
+    return false;
+  }
+  if (rows == 0) return true;
+  CUDA_CHECK(rt_.setDevice(device_), "cudaSetDevice");
+  if (!reserve(rows, error)) return false;
+  const bool fp32 = plan_.precision == Precision::FP32;
+  const std::string suffix = precisionSuffix(plan_.precision);
+  // Inputs convert straight from the client's memory; FP32 ones are copied so that the
+  // steps never write into it.
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int value = plan_.inputs[i];
+    const size_t count = rows * plan_.widths[value];
+    if (fp32) {
+      CUDA_CHECK(rt_.memcpyAsync(values_[value], inputs[i], count * 4, kMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync(input)");
+    } else {
+      void* source = const_cast<void*>(inputs[i]);
+      long long n = static_cast<long long>(count);
+      if (!launch(("nereid_from_f32_" + suffix).c_str(), {&source, &values_[value], &n}, n, error)) return false;
+    }
+  }
+  if (!compute(rows, error)) return false;
   for (size_t i = 0; i < outputs.size(); ++i) {
     const int value = plan_.outputs[i];
     const size_t count = rows * plan_.widths[value];
-    void* source = values_[value];
-    if (!fp32) {
+    if (fp32) {
+      CUDA_CHECK(rt_.memcpyAsync(outputs[i], values_[value], count * 4, kMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync(output)");
+    } else {
+      void* target = outputs[i];
       long long n = static_cast<long long>(count);
-      if (!launch(("nereid_to_f32_" + suffix).c_str(), {&values_[value], &deviceStaging_[staging], &n}, n, error)) return false;
-      source = deviceStaging_[staging];
-      ++staging;
+      if (!launch(("nereid_to_f32_" + suffix).c_str(), {&values_[value], &target, &n}, n, error)) return false;
     }
-    CUDA_CHECK(rt_.memcpyAsync(host, source, count * 4, kMemcpyDeviceToHost, stream_), "cudaMemcpyAsync(output)");
-    host += count;
   }
   CUDA_CHECK(rt_.streamSynchronize(stream_), "running the model");
-  host = hostOutputs;
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    const size_t count = rows * plan_.widths[plan_.outputs[i]];
-    std::memcpy(outputs[i], host, count * 4);
-    host += count;
-  }
   return true;
 }
 

@@ -51,6 +51,11 @@ class DenseExecutor {
    * widths[plan.outputs[i]] floats. Blocking: callers run it off the main thread.
    */
   bool run(size_t rows, const std::vector<const float*>& inputs, const std::vector<float*>& outputs, std::string& error);
+  /**
+   * The same with FP32 inputs and outputs in device memory of this executor's device (CUDA
+   * shared memory regions): nothing passes through host memory. Blocking, like run().
+   */
+  bool runOnDevice(size_t rows, const std::vector<const void*>& inputs, const std::vector<void*>& outputs, std::string& error);
 
  private:
   DenseExecutor(const Plan& plan, int device, const KernelLibrary& kernels);
@@ -58,6 +63,8 @@ class DenseExecutor {
   bool reserve(size_t rows, std::string& error);
   bool launch(const char* op, std::vector<void*> args, long long elements, std::string& error, bool perRow = false);
   bool matmul(const Step& step, size_t rows, std::string& error);
+  /** The plan's steps over values_, whose inputs are in place. */
+  bool compute(size_t rows, std::string& error);
   void releaseBuffers();
 
   Plan plan_;

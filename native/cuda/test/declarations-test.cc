@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <type_traits>
 
 #include "../src/cuda-api.h"
 
@@ -25,6 +26,23 @@ static_assert(cudaMemPoolAttrReleaseThreshold == c::kMemPoolAttrReleaseThreshold
 static_assert(cudaHostAllocDefault == c::kHostAllocDefault && cudaStreamNonBlocking == c::kStreamNonBlocking, "flags");
 static_assert(CUDA_R_32F == c::kCudaR32F && CUDA_R_16F == c::kCudaR16F && CUDA_R_16BF == c::kCudaR16BF, "cudaDataType");
 static_assert(sizeof(dim3) == sizeof(c::Dim3), "dim3");
+static_assert(cudaMemcpyDeviceToDevice == c::kMemcpyDeviceToDevice, "cudaMemcpyDeviceToDevice");
+static_assert(sizeof(cudaError_t) == sizeof(c::cudaError_t), "cudaError_t is returned as an int");
+// cudaIpcOpenMemHandle takes the handle by value: the same size and alignment pass it the same way.
+static_assert(CUDA_IPC_HANDLE_SIZE == c::kIpcHandleBytes, "CUDA_IPC_HANDLE_SIZE");
+static_assert(sizeof(cudaIpcMemHandle_t) == sizeof(c::CudaIpcMemHandle) && alignof(cudaIpcMemHandle_t) == alignof(c::CudaIpcMemHandle),
+              "cudaIpcMemHandle_t");
+static_assert(std::is_trivially_copyable_v<cudaIpcMemHandle_t> && std::is_trivially_copyable_v<c::CudaIpcMemHandle>, "handles are plain bytes");
+static_assert(cudaIpcMemLazyEnablePeerAccess == c::kIpcMemLazyEnablePeerAccess, "cudaIpcMemLazyEnablePeerAccess");
+static_assert(std::is_same_v<decltype(&cudaIpcOpenMemHandle), cudaError_t (*)(void**, cudaIpcMemHandle_t, unsigned int)>, "cudaIpcOpenMemHandle");
+static_assert(std::is_same_v<decltype(&cudaIpcGetMemHandle), cudaError_t (*)(cudaIpcMemHandle_t*, void*)>, "cudaIpcGetMemHandle");
+static_assert(std::is_same_v<decltype(&cudaIpcCloseMemHandle), cudaError_t (*)(void*)>, "cudaIpcCloseMemHandle");
+
+// The driver API entry point the CUDA shared memory regions use (cuda.h ships with the runtime headers).
+#include <cuda.h>
+static_assert(std::is_same_v<CUdeviceptr, c::CUdeviceptr>, "CUdeviceptr");
+static_assert(CUDA_SUCCESS == c::kCudaDriverSuccess && sizeof(CUresult) == sizeof(c::CUresult), "CUresult");
+static_assert(std::is_same_v<decltype(&cuMemGetAddressRange_v2), CUresult (*)(CUdeviceptr*, size_t*, CUdeviceptr)>, "cuMemGetAddressRange_v2");
 
 #if __has_include(<cublasLt.h>)
 #include <cublasLt.h>

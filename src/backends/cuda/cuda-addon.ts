@@ -59,12 +59,21 @@ export interface NativeDenseModel {
   close(): void;
 }
 
+/** A client's CUDA shared memory region (cudaIpcOpenMemHandle), copied to and from host memory. */
+export interface NativeCudaSharedMemory {
+  read(offset: number, target: Uint8Array): void;
+  write(offset: number, source: Uint8Array): void;
+  close(): void;
+}
+
 export interface CudaAddon {
   probe(): CudaProbe;
   libraries(): CudaLibraries;
   readNvml(uuid: string): NvmlReading;
   configureMemory(settings: { pinnedPoolBytes: number; devicePoolBytes: [number, number][] }): void;
   DenseModel: new (plan: object, device: number) => NativeDenseModel;
+  /** Throws an Error with a `code` (ERR_NO_DEVICE, ERR_DEVICE_RANGE, ERR_IPC_OPEN, …) when the region cannot be opened. */
+  CudaSharedMemory: new (handle: Uint8Array, device: number, byteSize: number) => NativeCudaSharedMemory;
 }
 
 // Three levels below the package root both as src/backends/cuda/*.ts and as dist/backends/cuda/*.js.

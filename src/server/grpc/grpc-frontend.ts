@@ -305,13 +305,13 @@ export class GrpcFrontend {
         return encodeMessage('CudaSharedMemoryStatusResponse', { regions });
       }),
       CudaSharedMemoryRegister: this.unary((bytes) => {
-        const request = decodeMessage<{ name: string; device_id: Int64; byte_size: Int64 }>('CudaSharedMemoryRegisterRequest', bytes);
-        dp.sharedMemory.registerCuda(request.name, int64ToNumber(request.device_id), int64ToNumber(request.byte_size));
+        const request = decodeMessage<{ name: string; raw_handle: Uint8Array; device_id: Int64; byte_size: Int64 }>('CudaSharedMemoryRegisterRequest', bytes);
+        dp.sharedMemory.registerCuda(request.name, request.raw_handle, int64ToNumber(request.device_id), int64ToNumber(request.byte_size));
         return encodeMessage('CudaSharedMemoryRegisterResponse', {});
       }),
       CudaSharedMemoryUnregister: this.unary((bytes) => {
-        decodeMessage<{ name: string }>('CudaSharedMemoryUnregisterRequest', bytes);
-        dp.sharedMemory.unregisterCuda();
+        const { name } = decodeMessage<{ name: string }>('CudaSharedMemoryUnregisterRequest', bytes);
+        dp.sharedMemory.unregisterCuda(name);
         return encodeMessage('CudaSharedMemoryUnregisterResponse', {});
       }),
       TraceSetting: this.unary((bytes) => {

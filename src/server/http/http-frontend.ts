@@ -395,17 +395,22 @@ export class HttpFrontend {
     app.post('/v2/cudasharedmemory/region/:region/register', this.handle((ex, req) => {
       const name = region(req);
       this.withJsonBody(ex, req, (body) => {
-        const { deviceId, byteSize } = parseCudaRegisterRequest(body);
-        regions.registerCuda(name, deviceId, byteSize);
+        const { rawHandle, deviceId, byteSize } = parseCudaRegisterRequest(body);
+        regions.registerCuda(name, rawHandle, deviceId, byteSize);
         ex.send(200, '');
       });
     }));
-    const unregisterCuda = this.handle((ex, req) => this.withJsonBody(ex, req, () => {
+    app.post('/v2/cudasharedmemory/region/:region/unregister', this.handle((ex, req) => {
+      const name = region(req);
+      this.withJsonBody(ex, req, () => {
+        regions.unregisterCuda(name);
+        ex.send(200, '');
+      });
+    }));
+    app.post('/v2/cudasharedmemory/unregister', this.handle((ex, req) => this.withJsonBody(ex, req, () => {
       regions.unregisterCuda();
       ex.send(200, '');
-    }));
-    app.post('/v2/cudasharedmemory/region/:region/unregister', unregisterCuda);
-    app.post('/v2/cudasharedmemory/unregister', unregisterCuda);
+    })));
 
     app.any(
       '/*',

@@ -25,17 +25,24 @@ export function parseRegisterRequest(body: Record<string, unknown>): RegisterReq
 }
 
 export interface CudaRegisterRequest {
+  rawHandle: Uint8Array;
   deviceId: number;
   byteSize: number;
 }
 
-/** `{"raw_handle": {"b64": …}, "device_id": …, "byte_size": …}`: the handle is checked for form only, since no device can open it here. */
+/** Standard base64 with its padding, as Triton's clients write a handle (base64.b64encode). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** `{"raw_handle": {"b64": …}, "device_id": …, "byte_size": …}`; the handle's length is checked when it is registered. */
 export function parseCudaRegisterRequest(body: Record<string, unknown>): CudaRegisterRequest {
   const handle = body.raw_handle;
   if (handle === undefined) throw invalid("CUDA shared memory register request has no 'raw_handle' field");
   const b64 = typeof handle === 'object' && handle !== null ? (handle as Record<string, unknown>).b64 : undefined;
   if (typeof b64 !== 'string') throw invalid(`CUDA shared memory register request: 'raw_handle' must be {"b64": "<base64 of the CUDA IPC handle>"}`);
+  if (!BASE64.test(b64)) {
+    throw invalid(`'raw_handle' must be a valid base64 encoded cudaIpcMemHandle_t: its 'b64' (${b64.length} characters) is not standard base64`);
+  }
   if (body.device_id === undefined) throw invalid("CUDA shared memory register request has no 'device_id' field");
   if (body.byte_size === undefined) throw invalid("CUDA shared memory register request has no 'byte_size' field");
-  return { deviceId: size(body, 'device_id'), byteSize: size(body, 'byte_size') };
+  return { rawHandle: Buffer.from(b64, 'base64'), deviceId: size(body, 'device_id'), byteSize: size(body, 'byte_size') };
 }

@@ -1,2 +1,9 @@
-export { SharedMemoryManager, SharedMemoryOutput, type SharedMemoryRegionStatus } from './shared-memory-manager.js';
+export {
+  SharedMemoryManager,
+  SharedMemoryOutput,
+  type CudaSharedMemoryRegionStatus,
+  type SharedMemoryOptions,
+  type SharedMemoryRegionStatus,
+} from './shared-memory-manager.js';
+export { CUDA_IPC_HANDLE_BYTES, type DeviceMemory, type DeviceMemoryOpener } from './cuda-device-memory.js';
 export { sharedMemoryReference, type SharedMemoryReference } from './shared-memory-reference.js';

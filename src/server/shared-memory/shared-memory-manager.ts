@@ -1,6 +1,9 @@
 /**
- * Triton's system shared memory extension: regions of POSIX shared-memory objects
- * that clients register by name, and the tensors read from and written to them.
+ * Triton's system and CUDA shared memory extensions: regions of POSIX shared-memory
+ * objects, or of device memory a client exported with cudaIpcGetMemHandle, that clients
+ * register by name (one namespace for both kinds, as in Triton), and the tensors read
+ * from and written to them. A CUDA region is copied to and from host memory
+ * (cudaMemcpy), which is what a model on the CPU needs.
  *
  * Input values are copied out of a region while the request is decoded, so an input
  * never depends on the region afterwards. An output is written when the model has
@@ -16,6 +19,7 @@ import {
   type Datatype,
   type TensorData,
 } from '../../core/index.js';
+import { CUDA_IPC_HANDLE_BYTES, cudaIpcMemory, type DeviceMemory, type DeviceMemoryError, type DeviceMemoryOpener } from './cuda-device-memory.js';
 import { nativeAddon, type NativeError, type NativeSystemSharedMemory } from './native-addon.js';
 import type { SharedMemoryReference } from './shared-memory-reference.js';
 
@@ -27,15 +31,28 @@ export interface SharedMemoryRegionStatus {
   byte_size: number;
 }
 
+/** A CUDA region as the status endpoints describe it (Triton's field names). */
+export interface CudaSharedMemoryRegionStatus {
+  name: string;
+  device_id: number;
+  byte_size: number;
+}
+
+type RegionKind = 'system' | 'cuda';
+
 class Region {
   unregistered = false;
 
   constructor(
     readonly name: string,
+    readonly kind: RegionKind,
+    /** The object's key (system) or `CUDA device N` (cuda), for error messages. */
+    readonly where: string,
     readonly key: string,
     readonly offset: number,
     readonly byteSize: number,
-    readonly mapping: NativeSystemSharedMemory,
+    readonly deviceId: number,
+    readonly mapping: NativeSystemSharedMemory | DeviceMemory,
   ) {}
 }
 
@@ -76,6 +93,8 @@ const invalidArgs = (name: string, detail: string) => invalid(`failed to registe
 export interface SharedMemoryOptions {
   /** `--allow-client-shm`: whether clients may register, unregister and use regions (Triton's default: false). */
   allowClientShm: boolean;
+  /** Opens CUDA regions; cudaIpcOpenMemHandle through the CUDA addon unless a test gives its own. */
+  deviceMemory?: DeviceMemoryOpener;
 }
 
 /** Runs one native access, turning the addon's errors into request errors. */
@@ -83,7 +102,9 @@ function access(label: string, region: Region, run: () => void): void {
   try {
     run();
   } catch (err) {
-    throw invalid(`${label}: shared memory region '${region.name}' (key '${region.key}'): ${(err as Error).message}`);
+    const message = `${label}: shared memory region '${region.name}' (${region.where}): ${(err as Error).message}`;
+    // A device copy that fails is the device's fault, not the request's.
+    throw new InferenceError((err as DeviceMemoryError).code === 'ERR_COPY' ? 'INTERNAL' : 'INVALID_ARG', message);
   }
 }
 
@@ -104,8 +125,11 @@ export const CLIENT_SHM_DISABLED =
 
 export class SharedMemoryManager {
   private readonly regions = new Map<string, Region>();
+  private readonly deviceMemory: DeviceMemoryOpener;
 
-  constructor(private readonly options: SharedMemoryOptions) {}
+  constructor(private readonly options: SharedMemoryOptions) {
+    this.deviceMemory = options.deviceMemory ?? cudaIpcMemory;
+  }
 
   /** Refuses a client's registration or unregistration while `--allow-client-shm` is false. */
   checkClientAccess(): void {
@@ -129,18 +153,22 @@ export class SharedMemoryManager {
       if (code === 'ERR_SHM_OPEN') throw new InferenceError('INTERNAL', message);
       throw invalid(`failed to register shared memory region '${name}': ${message}`);
     }
-    this.regions.set(name, new Region(name, key, offset, byteSize, mapping));
+    this.regions.set(name, new Region(name, 'system', `key '${key}'`, key, offset, byteSize, 0, mapping));
   }
 
-  /** As Triton: unregistering a name that is not registered succeeds. */
+  /** As Triton: unregistering a name that is not registered (as this kind) succeeds. */
   unregister(name: string): void {
     this.checkClientAccess();
-    this.release(name);
+    if (this.regions.get(name)?.kind === 'system') this.release(name);
   }
 
   unregisterAll(): void {
     this.checkClientAccess();
-    this.releaseAll();
+    this.releaseKind('system');
+  }
+
+  private releaseKind(kind: RegionKind): void {
+    for (const region of [...this.regions.values()]) if (region.kind === kind) this.release(region.name);
   }
 
   /** Unmaps every region whatever `--allow-client-shm` says: the server's own clean-up at stop. */
@@ -157,34 +185,52 @@ export class SharedMemoryManager {
   }
 
   /**
-   * CUDA shared memory as Triton serves it without GPUs: no region can be registered,
-   * so status lists none and unregistering succeeds. Client scripts unregister
-   * everything before they start and must not fail there.
+   * Opens the device memory a client exported. Without a GPU (or without the CUDA runtime,
+   * or for a device_id this machine lacks) it fails with the reason in Triton's wording;
+   * status then lists no CUDA region and unregistering succeeds, which client scripts that
+   * clean up first rely on.
    */
-  registerCuda(name: string, deviceId: number, byteSize: number): void {
+  registerCuda(name: string, rawHandle: Uint8Array, deviceId: number, byteSize: number): void {
     this.checkClientAccess();
     if (name === '') throw invalid(`'region name' is necessary to register cuda shared memory region`);
     if (this.regions.has(name)) throw new InferenceError('ALREADY_EXISTS', `shared memory region '${name}' already in manager`);
-    throw invalidArgs(name, `no CUDA device is available to this server, so CUDA memory of device ${deviceId} (${byteSize} bytes) cannot be opened`);
-  }
-
-  unregisterCuda(): void {
-    this.checkClientAccess();
-  }
-
-  cudaStatus(name?: string): SharedMemoryRegionStatus[] {
-    if (name === undefined || name === '') return [];
-    if (this.regions.has(name)) {
-      throw new InferenceError('NOT_FOUND', `The region named '${name}' is registered as system shared memory, not CUDA shared memory`);
+    const failed = (detail: string) => invalid(`failed to register CUDA shared memory region '${name}': ${detail}`);
+    if (rawHandle.length !== CUDA_IPC_HANDLE_BYTES) {
+      throw failed(`'raw_handle' must be a cudaIpcMemHandle_t of ${CUDA_IPC_HANDLE_BYTES} bytes, got ${rawHandle.length} bytes`);
     }
+    if (!Number.isSafeInteger(deviceId) || deviceId < 0) throw failed(`'device_id' must be a non-negative integer, got ${deviceId}`);
+    if (byteSize === 0) throw failed(`'byte_size' must be positive`);
+    let memory: DeviceMemory;
+    try {
+      memory = this.deviceMemory.open(rawHandle, deviceId, byteSize);
+    } catch (err) {
+      throw failed((err as Error).message);
+    }
+    this.regions.set(name, new Region(name, 'cuda', `CUDA device ${deviceId}`, '', 0, byteSize, deviceId, memory));
+  }
+
+  /** One CUDA region, or all of them when `name` is empty; as Triton, an unknown name succeeds. */
+  unregisterCuda(name?: string): void {
+    this.checkClientAccess();
+    if (name === undefined || name === '') this.releaseKind('cuda');
+    else if (this.regions.get(name)?.kind === 'cuda') this.release(name);
+  }
+
+  cudaStatus(name?: string): CudaSharedMemoryRegionStatus[] {
+    const describe = (r: Region): CudaSharedMemoryRegionStatus => ({ name: r.name, device_id: r.deviceId, byte_size: r.byteSize });
+    if (name === undefined || name === '') return [...this.regions.values()].filter((r) => r.kind === 'cuda').map(describe);
+    const region = this.regions.get(name);
+    if (region?.kind === 'cuda') return [describe(region)];
+    if (region) throw new InferenceError('NOT_FOUND', `The region named '${name}' is registered as system shared memory, not CUDA shared memory`);
     throw new InferenceError('NOT_FOUND', `Unable to find cuda shared memory region: '${name}'`);
   }
 
   /** Every region, or the one named (NOT_FOUND when it is not registered). */
   status(name?: string): SharedMemoryRegionStatus[] {
     const describe = (r: Region): SharedMemoryRegionStatus => ({ name: r.name, key: r.key, offset: r.offset, byte_size: r.byteSize });
-    if (name === undefined || name === '') return [...this.regions.values()].map(describe);
+    if (name === undefined || name === '') return [...this.regions.values()].filter((r) => r.kind === 'system').map(describe);
     const region = this.regions.get(name);
+    if (region?.kind === 'cuda') throw new InferenceError('NOT_FOUND', `The region named '${name}' is registered as CUDA shared memory, not system shared memory`);
     if (!region) throw new InferenceError('NOT_FOUND', `Unable to find system shared memory region: '${name}'`);
     return [describe(region)];
   }
