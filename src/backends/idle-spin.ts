@@ -9,7 +9,10 @@
  * It spins only while commands keep coming soon after it goes idle: the window follows
  * the recent gaps between going idle and the next command, and it does not spin at all
  * when they are longer than the limit. An idle server therefore burns at most one window
- * of CPU, then parks.
+ * of CPU, then parks. Nor does it spin while requests come concurrently (a command
+ * arrived while the worker was still busy, among the last few): the hand-off then carries
+ * several executions per wake-up already, and a spinning worker would take the core that
+ * the main thread and the clients need.
  */
 import { performance } from 'node:perf_hooks';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
@@ -18,12 +21,18 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 const WINDOW_OVER_GAP = 1.5;
 /** Weight of the newest gap in the running estimate. */
 const GAP_WEIGHT = 0.25;
+/** After a command that found the worker busy, this many must find it idle before it spins again. */
+const SEQUENTIAL_COMMANDS = 8;
 
 export class IdleSpin {
   private idleSinceMs: number | undefined;
   /** Running estimate of the gap between going idle and the next command, in ms. */
   private gapMs: number | undefined;
   private readonly maxSpinMs: number;
+  /** Commands in a row that found the worker idle (saturating). */
+  private idleArrivals = SEQUENTIAL_COMMANDS;
+  /** Whether the worker has no command to run (as it has none when the hand-off begins). */
+  private waiting = true;
   /** Commands taken off the port by spinning, for tests and diagnostics. */
   caught = 0;
 
@@ -37,8 +46,18 @@ export class IdleSpin {
     this.maxSpinMs = Math.max(0, maxSpinMicros) / 1000;
   }
 
-  /** Called for every message that reaches the worker, whichever way it came. */
-  arrived(): void {
+  /**
+   * Called for every message that reaches the worker, whichever way it came, with the
+   * number of commands it carries (several at once also mean concurrent requests).
+   */
+  arrived(commands = 1): void {
+    if (!this.waiting || commands > 1) {
+      this.waiting = false;
+      this.idleArrivals = 0;
+      return;
+    }
+    this.waiting = false;
+    if (this.idleArrivals < SEQUENTIAL_COMMANDS) this.idleArrivals++;
     if (this.idleSinceMs === undefined) return;
     // A long pause counts as twice the limit, so that the estimate forgets it within a few commands.
     const gap = Math.min(performance.now() - this.idleSinceMs, 2 * this.maxSpinMs);
@@ -53,6 +72,7 @@ export class IdleSpin {
   idle(): void {
     const start = performance.now();
     this.idleSinceMs = start;
+    this.waiting = true;
     const window = this.windowMs();
     if (window <= 0) return;
     const seen = Atomics.load(this.doorbell, 0);
@@ -71,7 +91,7 @@ export class IdleSpin {
   }
 
   private windowMs(): number {
-    if (this.maxSpinMs === 0) return 0;
+    if (this.maxSpinMs === 0 || this.idleArrivals < SEQUENTIAL_COMMANDS) return 0;
     if (this.gapMs === undefined) return this.maxSpinMs;
     if (this.gapMs > this.maxSpinMs) return 0;
     return Math.min(this.maxSpinMs, this.gapMs * WINDOW_OVER_GAP);

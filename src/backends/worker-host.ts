@@ -60,7 +60,7 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
   let outstanding = 0;
   let spin: IdleSpin | undefined;
   const onCommands = (commands: WorkerCommand[]) => {
-    spin?.arrived();
+    spin?.arrived(commands.length);
     for (const command of commands) {
       // Not queued: the execution in progress may be the one waiting for it.
       if (command.type === 'call-result') instance.callResult?.(command.id, command.outcome);

@@ -104,4 +104,26 @@ describe('IdleSpin', () => {
     expect(spin.windowMicros).toBeGreaterThan(0);
     expect(spin.windowMicros).toBeLessThanOrEqual(1_000);
   });
+
+  it('does not spin while commands come concurrently, and spins again once they come one at a time', () => {
+    const { spin } = setUp(0, 1_000);
+    expect(spin.windowMicros).toBe(1_000);
+    // The first command finds the worker idle; the second, before it went idle again, busy.
+    spin.arrived();
+    expect(spin.windowMicros).toBe(1_000);
+    spin.arrived();
+    expect(spin.windowMicros).toBe(0);
+    for (let i = 0; i < 7; i++) {
+      spin.idle();
+      spin.arrived();
+    }
+    expect(spin.windowMicros).toBe(0);
+    spin.idle();
+    spin.arrived();
+    expect(spin.windowMicros).toBeGreaterThan(0);
+    // Several commands in one message: concurrent requests too.
+    spin.idle();
+    spin.arrived(3);
+    expect(spin.windowMicros).toBe(0);
+  });
 });
