@@ -172,8 +172,7 @@ export function resolveSequenceStates(config: ModelConfig, signature: ModelSigna
   });
 }
 
+/** Zeros; for BYTES, empty elements. */
 function zeroData(datatype: Datatype, length: number): TensorData {
-  const data = allocateTensorData(datatype, length);
-  if (Array.isArray(data)) data.fill(new Uint8Array(0));
-  return data;
+  return allocateTensorData(datatype, length);
 }

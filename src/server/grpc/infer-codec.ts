@@ -13,6 +13,7 @@ import {
   isDatatype,
   type InferenceRequest,
   type InferenceResponse,
+  noByteElements,
   type Parameters,
   tensorDataFromBytes,
   tensorDataToBytes,
@@ -24,19 +25,26 @@ import {
   decodeMessage,
   encodeMessage,
   int64ToNumber,
+  modelInferRequestWithoutBytesContents,
   type InferInputTensorMessage,
   type InferRequestedOutputTensorMessage,
   type ModelInferRequestMessage,
 } from './grpc-messages.js';
 import { sharedMemoryReference, type SharedMemoryManager } from '../shared-memory/index.js';
 import { parametersFromWire, parametersToWire } from './infer-parameters.js';
+import { readBytesContents } from './bytes-contents.js';
 import { hasContents, tensorDataFromContents } from './tensor-contents.js';
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
 /** Decodes the protobuf message only; `inferenceRequestFrom` checks and converts it. */
 export function parseModelInferRequest(bytes: Uint8Array): ModelInferRequestMessage {
-  return decodeMessage<ModelInferRequestMessage>('ModelInferRequest', bytes);
+  const message = decodeMessage<ModelInferRequestMessage>('ModelInferRequest', bytes, modelInferRequestWithoutBytesContents());
+  const packed = readBytesContents(bytes);
+  message.inputs.forEach((input, k) => {
+    if (input.contents) input.contents.bytes_contents = packed.get(k) ?? noByteElements();
+  });
+  return message;
 }
 
 function decodeShape(input: InferInputTensorMessage, datatype: Datatype): number[] {
