@@ -2,11 +2,16 @@
  * The load of bench/ocr, in a process of its own: `connections` loops, each reading the
  * images in turn (starting at a different one), for `seconds`, either through the `ocr`
  * ensemble of a Nereid server (binary tensor data over HTTP) or with @gutenye/ocr-node
- * in this process. Prints one JSON line: images/s, p50/p99 latency, errors, CPU time.
+ * in this process. Prints one JSON line: images/s, p50/p99 latency, errors, CPU time,
+ * and every latency (ms), so that runs in several slices can be added up.
+ * The server's load goes through node:http with one kept-alive socket per loop rather
+ * than fetch(), whose per-request overhead is larger: the load generator shares the
+ * cores with the server it measures.
  *
  *   tsx bench/ocr-load-child.ts server|library <baseUrl|-> <connections> <seconds> <image>...
  */
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import Ocr from '@gutenye/ocr-node';
 
 const [mode, baseUrl, connectionsText, secondsText, ...images] = process.argv.slice(2);
@@ -30,16 +35,25 @@ function imageRequest(file: Buffer): { body: Buffer; headerLength: number } {
 let readImage: (k: number) => Promise<void>;
 if (mode === 'server') {
   const requests = files.map(imageRequest);
-  readImage = async (k) => {
-    const { body, headerLength } = requests[k];
-    const res = await fetch(`${baseUrl}/v2/models/ocr/infer`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) },
-      body: new Uint8Array(body),
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const url = new URL('/v2/models/ocr/infer', baseUrl);
+  readImage = (k) =>
+    new Promise((resolve, reject) => {
+      const { body, headerLength } = requests[k];
+      const req = request(url, {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length, 'inference-header-content-length': headerLength },
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString()}`))));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
     });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${text}`);
-  };
 } else {
   const ocr = await Ocr.create();
   readImage = async (k) => {
@@ -78,6 +92,8 @@ console.log(
     p99Ms: at(0.99),
     errors,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    seconds: elapsed,
+    latencies: latencies.map((ms) => Math.round(ms * 10) / 10),
   }),
 );
 process.exit(0);

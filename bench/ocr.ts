@@ -6,9 +6,11 @@
  * that both read the same text from every image. Prints images/s, p50/p99 latency, the
  * CPU time per image (the library's process; Nereid's process and its load generator's,
  * which on a loaded machine varies far less than throughput) and the mean batch (rows
- * per execution) that ocr_det, ocr_cls and ocr_rec formed.
+ * per execution) that ocr_det, ocr_cls and ocr_rec formed. Each point's time is cut into
+ * `--rounds` slices that alternate between the library and Nereid (library first), so
+ * that on a shared machine both sides see the same changes of load.
  *
- *   npx tsx bench/ocr.ts [--seconds 10]
+ *   npx tsx bench/ocr.ts [--seconds 10] [--rounds 2]
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,7 +21,9 @@ import { startServer } from '../src/server/index.js';
 import { formatRow } from './load-generator.js';
 
 const args = process.argv.slice(2);
-const seconds = Number(args[args.indexOf('--seconds') + 1] || 10) || 10;
+const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback);
+const seconds = option('--seconds', 10);
+const rounds = Math.max(1, Math.floor(option('--rounds', 2)));
 const CONCURRENCY = [1, 4, 16];
 const BATCHING_MODELS = ['ocr_det', 'ocr_cls', 'ocr_rec'];
 const CHILD = fileURLToPath(new URL('./ocr-load-child.ts', import.meta.url));
@@ -29,20 +33,34 @@ const IMAGES = ['invoice.png', 'hello-world.png', 'port-ready.jpg'].map((name) =
 
 interface Load {
   images: number;
-  imagesPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
+  seconds: number;
+  latencies: number[];
   errors: number;
   cpuMs: number;
 }
 
-function runLoad(mode: 'server' | 'library', baseUrl: string, connections: number): Promise<Load> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, baseUrl, String(connections), String(seconds), ...IMAGES], { stdio: ['ignore', 'pipe', 'inherit'] });
+function runLoad(mode: 'server' | 'library', baseUrl: string, connections: number, sliceSeconds: number): Promise<Load> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, baseUrl, String(connections), String(sliceSeconds), ...IMAGES], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk) => (out += chunk));
   return new Promise((resolve, reject) =>
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`${mode} load exited with ${code}`)))),
   );
+}
+
+/** The slices of one side added up: images/s over their summed time, percentiles over all their latencies. */
+function total(loads: Load[]) {
+  const latencies = loads.flatMap((l) => l.latencies).sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  const images = loads.reduce((sum, l) => sum + l.images, 0);
+  return {
+    images,
+    imagesPerSecond: images / loads.reduce((sum, l) => sum + l.seconds, 0),
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    errors: loads.reduce((sum, l) => sum + l.errors, 0),
+    cpuMs: loads.reduce((sum, l) => sum + l.cpuMs, 0),
+  };
 }
 
 const server = await startServer({
@@ -96,16 +114,24 @@ function meanBatches(before: Map<string, [number, number]>): string {
   }).join('/');
 }
 
-console.log(`ocr: ${IMAGES.length} images in turn, ${seconds}s per point, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`);
+console.log(`ocr: ${IMAGES.length} images in turn, ${seconds}s per point and side in ${rounds} alternating slices, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`);
 const widths = [4, 10, 14, 10, 14, 7, 16, 20, 12];
 console.log(formatRow(['conc', 'library/s', 'p50/p99 ms', 'nereid/s', 'p50/p99 ms', 'ratio', 'CPU ms/img l/n', 'batch det/cls/rec', 'errors l/n'], widths));
 for (const connections of CONCURRENCY) {
-  const theirs = await runLoad('library', '-', connections);
+  const library: Load[] = [];
+  const nereid: Load[] = [];
   const before = snapshot();
-  const cpuBefore = process.cpuUsage();
-  const ours = await runLoad('server', baseUrl, connections);
-  const serverCpu = process.cpuUsage(cpuBefore);
-  const ourCpuMs = (serverCpu.user + serverCpu.system) / 1000 + ours.cpuMs;
+  let serverCpuMs = 0;
+  for (let round = 0; round < rounds; round++) {
+    library.push(await runLoad('library', '-', connections, seconds / rounds));
+    const cpuBefore = process.cpuUsage();
+    nereid.push(await runLoad('server', baseUrl, connections, seconds / rounds));
+    const cpu = process.cpuUsage(cpuBefore);
+    serverCpuMs += (cpu.user + cpu.system) / 1000;
+  }
+  const theirs = total(library);
+  const ours = total(nereid);
+  const ourCpuMs = serverCpuMs + ours.cpuMs;
   console.log(
     formatRow(
       [

@@ -206,7 +206,12 @@ export class SequenceBatcher extends BatchScheduler {
       const states = sequences.map((sequence) => sequence.states?.[s] ?? initialState(spec));
       assembled.inputs.push(this.batched ? stackStates(spec, states) : { ...states[0], name: spec.inputName, data: copyTensorData(states[0].data) });
     });
-    if (this.states.length > 0) assembled.outputNames = [...assembled.outputNames, ...this.states.map((s) => s.outputName)];
+    if (this.states.length > 0) {
+      const stateOutputs = this.states.map((s) => s.outputName);
+      assembled.outputNames = [...assembled.outputNames, ...stateOutputs];
+      // A backend that answers request by request (JavaScript) returns only what each request asks for.
+      assembled.requests = assembled.requests.map((request) => ({ ...request, outputNames: [...request.outputNames, ...stateOutputs] }));
+    }
     return assembled;
   }
 

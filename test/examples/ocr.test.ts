@@ -63,7 +63,41 @@ describe('examples/ocr', () => {
     }
     const rec = await getJson(`${ts.url}/v2/models/ocr_rec`);
     expect(rec.json.inputs).toEqual([{ name: 'x', datatype: 'FP32', shape: [-1, 3, 48, -1] }]);
-    expect(rec.json.outputs).toEqual([{ name: 'softmax_11.tmp_0', datatype: 'FP32', shape: [-1, -1, 6625] }]);
+    expect(rec.json.outputs).toEqual([
+      { name: 'softmax_11.tmp_0', datatype: 'FP32', shape: [-1, -1, 6625] },
+      { name: 'ctc_best_class', datatype: 'INT32', shape: [-1, -1] },
+      { name: 'ctc_best_probability', datatype: 'FP32', shape: [-1, -1] },
+    ]);
+  });
+
+  it("adds to ocr_rec each column's best class and its probability, as read from its softmax", async () => {
+    // A 64-pixel crop of a ramp: 8 columns of 6625 probabilities.
+    const crop = Float32Array.from({ length: 3 * 48 * 64 }, (_, i) => ((i * 37) % 101) / 100);
+    const bytes = Buffer.from(crop.buffer);
+    const answer = await postBinary(
+      `${ts.url}/v2/models/ocr_rec/infer`,
+      {
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 64], parameters: { binary_data_size: bytes.length } }],
+        outputs: ['softmax_11.tmp_0', 'ctc_best_class', 'ctc_best_probability'].map((name) => ({ name, parameters: { binary_data: true } })),
+      },
+      [bytes],
+    );
+    expect(answer.status, JSON.stringify(answer.json)).toBe(200);
+    const view = (name: string) => {
+      const b = answer.outputs.get(name)!;
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    };
+    const probabilities = new Float32Array(view('softmax_11.tmp_0'));
+    const classes = new Int32Array(view('ctc_best_class'));
+    const best = new Float32Array(view('ctc_best_probability'));
+    expect(classes.length).toBe(8);
+    expect(probabilities.length).toBe(8 * 6625);
+    for (let t = 0; t < 8; t++) {
+      const row = probabilities.subarray(t * 6625, (t + 1) * 6625);
+      const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
+      expect(classes[t], `column ${t}`).toBe(row.indexOf(max));
+      expect(best[t], `column ${t}`).toBe(max);
+    }
   });
 
   it('reads one line of text', async () => {

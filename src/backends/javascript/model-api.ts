@@ -87,6 +87,14 @@ export interface ResponseSender {
   send(response: ModelResponse | undefined, options?: SendOptions): void;
   /** True once the final response was sent (or the request was ended by an error). */
   readonly closed: boolean;
+  /**
+   * Whether the client has gone away (gRPC stream cancelled or closed by the client's
+   * side, HTTP disconnect), as Triton's Python backend's `response_sender.is_cancelled()`;
+   * the same as the request's isCancelled(), and valid after execute() returned, until
+   * the final response. A model that streams should stop and send its final flag: what it
+   * sends to a cancelled request reaches nobody.
+   */
+  isCancelled(): boolean;
 }
 
 /**

@@ -1,8 +1,8 @@
 // DB post-processing as @gutenye/ocr-node does it (and PaddleOCR before it): pixels whose
 // text probability is over 0.03 form regions; each region's minimum-area rectangle,
 // grown by area × 1.5 / perimeter on every side ("unclip"), is a text box. Each box is
-// cut out of the detector's input image, straightened, turned upright when it is much
-// taller than wide, and scaled to 48 pixels high.
+// cut out of the detector's input image (its RGBA bytes), straightened, turned upright
+// when it is much taller than wide, and scaled to 48 pixels high.
 //
 // Recognition crops keep their aspect ratio, so their widths differ. Each crop is padded
 // on the right, with its background (the median of its border pixels), to the next
@@ -169,8 +169,11 @@ function lineOf(box) {
   return { quad: box, length: width, thickness: height };
 }
 
-/** Bilinear sample of one plane at (x, y), edges repeated. */
-function sample(plane, width, height, x, y) {
+/** Byte v as ocr_det read it: the float32 nearest v / 255, so that lines are cut from the very values the detector saw. */
+const LEVEL = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+/** Bilinear sample of channel `c` of RGBA bytes at (x, y), edges repeated, in [0, 1]. */
+function sample(rgba, c, width, height, x, y) {
   x = Math.min(Math.max(x, 0), width - 1);
   y = Math.min(Math.max(y, 0), height - 1);
   const x0 = Math.floor(x);
@@ -179,8 +182,8 @@ function sample(plane, width, height, x, y) {
   const y1 = Math.min(y0 + 1, height - 1);
   const fx = x - x0;
   const fy = y - y0;
-  const top = plane[y0 * width + x0] * (1 - fx) + plane[y0 * width + x1] * fx;
-  const bottom = plane[y1 * width + x0] * (1 - fx) + plane[y1 * width + x1] * fx;
+  const top = LEVEL[rgba[(y0 * width + x0) * 4 + c]] * (1 - fx) + LEVEL[rgba[(y0 * width + x1) * 4 + c]] * fx;
+  const bottom = LEVEL[rgba[(y1 * width + x0) * 4 + c]] * (1 - fx) + LEVEL[rgba[(y1 * width + x1) * 4 + c]] * fx;
   return top * (1 - fy) + bottom * fy;
 }
 
@@ -189,10 +192,8 @@ function sample(plane, width, height, x, y) {
  * first corner at pixel (0, 0)), in RGB bytes: the box's pixels themselves when it is
  * axis-aligned.
  */
-function cutLine(pixels, width, height, line) {
+function cutLine(rgba, width, height, line) {
   const [q0, q1, , q3] = line.quad;
-  const plane = width * height;
-  const planes = [0, 1, 2].map((c) => pixels.subarray(c * plane, (c + 1) * plane));
   const rgb = new Uint8Array(line.length * line.thickness * 3);
   for (let v = 0; v < line.thickness; v++) {
     for (let u = 0; u < line.length; u++) {
@@ -200,10 +201,7 @@ function cutLine(pixels, width, height, line) {
       const t = v / line.thickness;
       const x = q0[0] + (q1[0] - q0[0]) * s + (q3[0] - q0[0]) * t;
       const y = q0[1] + (q1[1] - q0[1]) * s + (q3[1] - q0[1]) * t;
-      for (let c = 0; c < 3; c++) {
-        // Planes are B, G, R; bytes R, G, B.
-        rgb[(v * line.length + u) * 3 + 2 - c] = Math.round(sample(planes[c], width, height, x, y) * 255);
-      }
+      for (let c = 0; c < 3; c++) rgb[(v * line.length + u) * 3 + c] = Math.round(sample(rgba, c, width, height, x, y) * 255);
     }
   }
   return rgb;
@@ -266,15 +264,15 @@ export function initialize({ config }) {
 
 export function execute(requests) {
   return Promise.all(requests.map(async ({ inputs }) => {
-    const [, , height, width] = inputs.PIXELS.shape;
+    const [, height, width] = inputs.RGBA.shape;
     const [, , probHeight, probWidth] = inputs.PROBABILITIES.shape;
     if (probHeight !== height || probWidth !== width) {
-      return { error: `PROBABILITIES is ${probWidth}×${probHeight} but PIXELS is ${width}×${height}` };
+      return { error: `PROBABILITIES is ${probWidth}×${probHeight} but RGBA is ${width}×${height}` };
     }
-    const pixels = inputs.PIXELS.data;
+    const rgba = inputs.RGBA.data;
     const boxes = textBoxes(inputs.PROBABILITIES.data, width, height);
     const lines = boxes.map(lineOf);
-    const scaled = await Promise.all(lines.map((line) => scaleLine(cutLine(pixels, width, height, line), line)));
+    const scaled = await Promise.all(lines.map((line) => scaleLine(cutLine(rgba, width, height, line), line)));
     const strides = scaled.map((line) => Math.ceil(line.width / widthStep) * widthStep);
     const crops = new Float32Array(3 * LINE_HEIGHT * strides.reduce((sum, w) => sum + w, 0));
     // ocr_cls refuses an empty batch: an image without text sends it one blank crop.

@@ -2,35 +2,37 @@
 // with PaddleOCR's threshold of 0.9) are turned by half a turn. The crops of each
 // width go to ocr_rec as one request, so its dynamic batcher can merge them with the
 // crops of the same width from concurrent requests. CTC greedy decoding as
-// @gutenye/ocr-node does it: the most probable class of each column; blanks (class 0)
-// and repeats of the previous column's class dropped; class k is line k-1 of
-// ppocr_keys_v1.txt, the class after the last line a space. A box's score is the mean
-// probability of its characters; boxes scoring under 0.5 (and empty ones) are left out.
+// @gutenye/ocr-node does it: the most probable class of each column (ocr_rec's
+// ctc_best_class, the first of equal maxima, as the library's indexOf(max) picks it);
+// blanks (class 0) and repeats of the previous column's class dropped; class k is line
+// k-1 of ppocr_keys_v1.txt, the class after the last line a space. A box's score is the
+// mean probability of its characters (ctc_best_probability); boxes scoring under 0.5
+// (and empty ones) are left out.
 import { readFileSync } from 'node:fs';
 
 const LINE_HEIGHT = 48;
 const UPSIDE_DOWN_THRESHOLD = 0.9;
 const MIN_SCORE = 0.5;
 const RECOGNIZER = 'ocr_rec';
-const RECOGNIZER_OUTPUT = 'softmax_11.tmp_0';
+const BEST_CLASS = 'ctc_best_class';
+const BEST_PROBABILITY = 'ctc_best_probability';
 let dictionary = [];
 
 export function initialize() {
   dictionary = [...readFileSync(new URL('./ppocr_keys_v1.txt', import.meta.url), 'utf8').split('\n'), ' '];
 }
 
-function decodeLine(probabilities, columns, classes) {
+/** The text of one line from its columns' best classes and their probabilities. */
+function decodeLine(classes, probabilities) {
   let text = '';
   let sum = 0;
   let count = 0;
   let previous = -1;
-  for (let t = 0; t < columns; t++) {
-    const row = t * classes;
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (probabilities[row + k] > probabilities[row + best]) best = k;
+  for (let t = 0; t < classes.length; t++) {
+    const best = classes[t];
     if (best !== 0 && best !== previous) {
       text += dictionary[best - 1] ?? '';
-      sum += probabilities[row + best];
+      sum += probabilities[t];
       count++;
     }
     previous = best;
@@ -87,13 +89,14 @@ async function recognize({ inputs }, context) {
       const response = await context.infer({
         model: RECOGNIZER,
         inputs: { x: { shape: [members.length, 3, LINE_HEIGHT, width], data: batch } },
-        outputs: [RECOGNIZER_OUTPUT],
+        outputs: [BEST_CLASS, BEST_PROBABILITY],
       });
-      const { shape, data } = response.outputs[RECOGNIZER_OUTPUT];
-      const [, columns, classes] = shape;
-      if (classes !== dictionary.length + 1) throw new Error(`${RECOGNIZER} gives ${classes} classes but the dictionary has ${dictionary.length} characters and the blank`);
+      const classes = response.outputs[BEST_CLASS];
+      const probabilities = response.outputs[BEST_PROBABILITY].data;
+      const columns = classes.shape[1];
+      if (classes.shape[0] !== members.length) throw new Error(`${RECOGNIZER} read ${classes.shape[0]} of ${members.length} crops`);
       members.forEach((k, i) => {
-        lines[k] = decodeLine(data.subarray(i * columns * classes, (i + 1) * columns * classes), columns, classes);
+        lines[k] = decodeLine(classes.data.subarray(i * columns, (i + 1) * columns), probabilities.subarray(i * columns, (i + 1) * columns));
       });
     }),
   );
