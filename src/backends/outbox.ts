@@ -21,8 +21,14 @@ export class Outbox<T> {
   private entries: Array<Entry<T>> = [];
   private scheduled = false;
 
-  /** The receiver gets arrays of messages, in the order they were posted. */
-  constructor(private readonly target: MessageTarget) {}
+  /**
+   * The receiver gets arrays of messages, in the order they were posted. `afterSend` is
+   * called after each postMessage (to ring a doorbell the receiver may be watching).
+   */
+  constructor(
+    private readonly target: MessageTarget,
+    private readonly afterSend?: () => void,
+  ) {}
 
   post(message: T, transfer: readonly ArrayBuffer[] = [], onFailure?: (error: Error) => void): void {
     this.entries.push({ message, transfer, onFailure });
@@ -45,6 +51,7 @@ export class Outbox<T> {
         entries.map((entry) => entry.message),
         [...transfer],
       );
+      this.afterSend?.();
     } catch {
       // One message that cannot be sent must not take the others down with it: send
       // them one by one, and tell the sender of each one that fails.
@@ -55,6 +62,7 @@ export class Outbox<T> {
           entry.onFailure?.(err instanceof Error ? err : new Error(String(err)));
         }
       }
+      this.afterSend?.();
     }
   };
 }

@@ -4,6 +4,7 @@
  * load, execute and close.
  */
 import { parentPort } from 'node:worker_threads';
+import { IdleSpin } from './idle-spin.js';
 import { allCancelled, EXECUTION_CANCELLED_MESSAGE, type ExecutionBatch, type ExecutionResult, type ModelSignature } from './backend.js';
 import { Outbox } from './outbox.js';
 import type { CallOutcome, WorkerCommand, WorkerReply } from './worker-protocol.js';
@@ -21,6 +22,11 @@ export interface HostedInstance {
    * for each execution to finish before starting the next.
    */
   overlappingExecutes?: boolean;
+  /**
+   * Whether the worker may spin briefly for the next command when it runs out of work
+   * (see idle-spin.ts): for instances whose executions are short and run on this thread.
+   */
+  spinWhenIdle?: boolean;
   close(): Promise<void>;
   /** The answer to a call the instance made to another model (see worker-protocol.ts). */
   callResult?(id: number, outcome: CallOutcome): void;
@@ -50,16 +56,37 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
   // Executions run one after another, unless the instance takes overlapping calls.
   let previous: Promise<void> = Promise.resolve();
   const overlapping = new Set<Promise<void>>();
-  port.on('message', (commands: WorkerCommand[]) => {
+  /** Executions received and not yet answered. */
+  let outstanding = 0;
+  let spin: IdleSpin | undefined;
+  const onCommands = (commands: WorkerCommand[]) => {
+    spin?.arrived(commands.length);
     for (const command of commands) {
       // Not queued: the execution in progress may be the one waiting for it.
       if (command.type === 'call-result') instance.callResult?.(command.id, command.outcome);
-      else if (command.type === 'execute' && instance.overlappingExecutes) {
-        const running = execute(command).finally(() => overlapping.delete(running));
+      else if (command.type === 'handoff') {
+        if (instance.spinWhenIdle) spin = new IdleSpin(port, command.doorbell, command.spinMicros, (message) => onCommands(message as WorkerCommand[]));
+      } else if (command.type === 'execute' && instance.overlappingExecutes) {
+        outstanding++;
+        const running = execute(command).finally(() => {
+          overlapping.delete(running);
+          executionDone();
+        });
         overlapping.add(running);
-      } else previous = previous.then(() => (command.type === 'close' ? close() : execute(command)));
+      } else if (command.type === 'execute') {
+        outstanding++;
+        previous = previous.then(() => execute(command)).finally(executionDone);
+      } else previous = previous.then(close);
     }
-  });
+  };
+  port.on('message', onCommands);
+
+  /** With nothing left to run, the replies go now, and the worker may wait a moment for more work. */
+  function executionDone(): void {
+    if (--outstanding > 0 || !spin) return;
+    replies.flush();
+    spin.idle();
+  }
 
   async function close(): Promise<void> {
     await Promise.all(overlapping);

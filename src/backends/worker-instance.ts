@@ -32,6 +32,20 @@ export interface WorkerInstanceOptions {
   executeTimeoutMs?: number;
   /** Where executeTimeoutMs comes from, for the message (`parameter execute_timeout_ms`). */
   executeTimeoutSource?: string;
+  /** The longest the worker spins for its next command when it runs out of work, in µs (see idle-spin.ts); default idleSpinMicros(). */
+  idleSpinMicros?: number;
+}
+
+/**
+ * How long, at most, a model's worker spins for its next command before it parks: long
+ * enough to cover a client's round trip at concurrency 1 on loopback, short enough that
+ * an idle server wastes nothing noticeable. NEREID_WORKER_IDLE_SPIN_US overrides it (0: never spin).
+ */
+const DEFAULT_IDLE_SPIN_MICROS = 300;
+
+export function idleSpinMicros(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.NEREID_WORKER_IDLE_SPIN_US);
+  return env.NEREID_WORKER_IDLE_SPIN_US !== undefined && env.NEREID_WORKER_IDLE_SPIN_US !== '' && Number.isFinite(value) && value >= 0 ? value : DEFAULT_IDLE_SPIN_MICROS;
 }
 
 /**
@@ -84,7 +98,10 @@ export class WorkerInstance implements ModelInstance {
     private readonly worker: Worker,
     private readonly options: WorkerInstanceOptions,
   ) {
-    this.outbox = new Outbox(worker);
+    // The worker may be watching this doorbell instead of its event loop (see idle-spin.ts).
+    const doorbell = new Int32Array(new SharedArrayBuffer(4));
+    this.outbox = new Outbox(worker, () => Atomics.add(doorbell, 0, 1));
+    this.outbox.post({ type: 'handoff', doorbell, spinMicros: options.idleSpinMicros ?? idleSpinMicros() });
     worker.on('message', (replies: WorkerReply[]) => {
       for (const reply of replies) this.onReply(reply);
     });

@@ -22,6 +22,12 @@ export type CallOutcome =
 
 export type WorkerCommand =
   | { type: 'execute'; id: number; batch: ExecutionBatch }
+  /**
+   * Sent once, first: the doorbell the main thread rings (Atomics.add on element 0) after
+   * every postMessage to the worker, and how long, in µs at most, the worker may watch it
+   * when it runs out of work before it parks in its event loop (see idle-spin.ts).
+   */
+  | { type: 'handoff'; doorbell: Int32Array; spinMicros: number }
   | { type: 'close' }
   /** The answer to a 'call' of the worker's; it is delivered at once, even while an execution runs (which may be awaiting it). */
   | { type: 'call-result'; id: number; outcome: CallOutcome };

@@ -24,6 +24,14 @@ export interface SchedulerContext {
 
 const MS_TO_NS = 1e6;
 
+/**
+ * Cancellation flags of executions come out of one SharedArrayBuffer of this many slots,
+ * taken in order and never reused (a full one is left to the garbage collector): making
+ * a SharedArrayBuffer for every execution, and passing a new one to the worker each time,
+ * cost a few µs per execution.
+ */
+const CANCEL_FLAG_SLAB_SLOTS = 4096;
+
 /** A batch and the instance that runs it. */
 export interface Execution {
   instance: ModelInstance;
@@ -59,6 +67,8 @@ export abstract class BatchScheduler implements ModelScheduler {
   private readonly wake = () => this.dispatch();
   /** model_transaction_policy { decoupled: true }: any number of responses per request, through request.onResponse. */
   private readonly decoupled: boolean;
+  private cancelFlagSlab: Int32Array | undefined;
+  private cancelFlagSlabUsed = 0;
 
   constructor(context: SchedulerContext) {
     this.modelName = context.modelName;
@@ -233,7 +243,7 @@ export abstract class BatchScheduler implements ModelScheduler {
    */
   private watchRunningCancellation(batch: QueuedRequest[]): { flags: Int32Array; stop(): void } | undefined {
     if (!batch.some((queued) => queued.prepared.request.cancellation)) return undefined;
-    const flags = new Int32Array(new SharedArrayBuffer(4 * batch.length));
+    const flags = this.cancelFlags(batch.length);
     const handlers = batch.map((queued, k) => {
       const handler = () => Atomics.store(flags, k, 1);
       queued.prepared.request.cancellation?.subscribe(handler);
@@ -243,6 +253,17 @@ export abstract class BatchScheduler implements ModelScheduler {
       flags,
       stop: () => batch.forEach((queued, k) => queued.prepared.request.cancellation?.unsubscribe(handlers[k])),
     };
+  }
+
+  /** `count` fresh (zero) flags on shared memory (see CANCEL_FLAG_SLAB_SLOTS). */
+  private cancelFlags(count: number): Int32Array {
+    if (!this.cancelFlagSlab || this.cancelFlagSlabUsed + count > this.cancelFlagSlab.length) {
+      this.cancelFlagSlab = new Int32Array(new SharedArrayBuffer(4 * Math.max(CANCEL_FLAG_SLAB_SLOTS, count)));
+      this.cancelFlagSlabUsed = 0;
+    }
+    const flags = this.cancelFlagSlab.subarray(this.cancelFlagSlabUsed, this.cancelFlagSlabUsed + count);
+    this.cancelFlagSlabUsed += count;
+    return flags;
   }
 
   private cancelled(): InferenceError {

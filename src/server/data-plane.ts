@@ -124,6 +124,15 @@ export class DataPlane {
     return this.registry.resolve(name, version).config;
   }
 
+  /**
+   * The version that would serve an inference now (throws as `infer` would when none
+   * can), for a frontend that needs its configuration to decode the request: handing it
+   * back to `infer` spares a second lookup.
+   */
+  servingVersion(name: string, version?: string): ModelVersion {
+    return this.registry.resolve(name, version);
+  }
+
   modelConfig(name: string, version?: string): ModelConfig {
     return this.registry.find(name, version).config;
   }
@@ -197,13 +206,14 @@ export class DataPlane {
 
   /**
    * `decoupledRefusal`: the frontend's answer (Triton's wording for it) to a request for a
-   * decoupled model that it cannot stream to (the request has no onResponse).
+   * decoupled model that it cannot stream to (the request has no onResponse). `resolved`:
+   * what servingVersion() answered for the request's model and version, when the frontend asked.
    */
-  infer(request: InferenceRequest, decoupledRefusal?: string): Promise<InferenceResponse> {
+  infer(request: InferenceRequest, decoupledRefusal?: string, resolved?: ModelVersion): Promise<InferenceResponse> {
     this.lastInferenceAt = performance.now();
     if (this.options.tracing.enabled) request.trace = this.options.tracing.sample(request.model, request.id, this.lastInferenceAt);
     try {
-      const model = this.registry.resolve(request.model, request.version);
+      const model = resolved ?? this.registry.resolve(request.model, request.version);
       if (decoupledRefusal !== undefined && !request.onResponse && isDecoupled(model.config)) throw new InferenceError('UNSUPPORTED', decoupledRefusal);
       const delivery = OutputDelivery.prepare(request, model.config, model.labels, this.sharedMemory);
       const { onResponse } = request;

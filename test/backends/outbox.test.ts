@@ -66,4 +66,21 @@ describe('Outbox', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatch(/could not be cloned/);
   });
+
+  it('calls afterSend once per postMessage, after the messages are on the port', async () => {
+    const { port1, port2 } = new MessageChannel();
+    ports.push(port1, port2);
+    const rings: number[] = [];
+    let sent = 0;
+    const outbox = new Outbox<unknown>({ postMessage: (value, transfer) => { sent++; port1.postMessage(value, transfer); } }, () => rings.push(sent));
+    const arrived = new Promise((resolve) => port2.once('message', resolve));
+    outbox.post({ id: 1 });
+    outbox.post({ id: 2 });
+    expect(rings).toEqual([]);
+    expect(await arrived).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(rings).toEqual([1]);
+    outbox.post({ id: 3 });
+    outbox.flush();
+    expect(rings).toEqual([1, 2]);
+  });
 });

@@ -47,6 +47,7 @@ async function load(): Promise<HostedInstance> {
   const outputRows = model.outputs.map((info, i) => perRow(info, plan.outputs[i]));
   return {
     signature: { inputs: model.inputs.map(signatureOf), outputs: model.outputs.map(signatureOf) },
+    spinWhenIdle: true,
     async execute(batch: ExecutionBatch) {
       const start = nowNs();
       let rows = -1;

@@ -42,6 +42,8 @@ async function load(): Promise<HostedInstance> {
   }
   return {
     signature: init.signature,
+    // A decoupled model may go on sending responses after execute() returns, from its event loop.
+    spinWhenIdle: !init.decoupled,
     async execute(batch: ExecutionBatch, executionId: number) {
       const start = nowNs();
       const requests = modelRequests(batch, init.batching);

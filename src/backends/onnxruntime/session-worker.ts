@@ -61,6 +61,7 @@ async function load(): Promise<HostedInstance> {
     // session.run runs synchronously in a setImmediate callback: overlapping calls still
     // run one at a time, and the results of several finish within one turn.
     overlappingExecutes: true,
+    spinWhenIdle: true,
     async execute(batch: ExecutionBatch) {
       const start = nowNs();
       const feeds: Record<string, ort.Tensor> = {};

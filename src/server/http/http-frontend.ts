@@ -462,11 +462,13 @@ export class HttpFrontend {
     headers: { headerLength: string; contentEncoding: string; acceptEncoding: string; forwarded: Array<[string, string]> },
   ): Promise<void> {
     // A model that cannot serve answers 503 (404 when unknown) whatever the body holds.
-    const config = this.dataPlane.servingConfig(model, version);
+    const serving = this.dataPlane.servingVersion(model, version);
+    const { config } = serving;
     // As in Triton, a decoupled model is refused before the body is looked at.
     if (config.model_transaction_policy?.decoupled) throw new InferenceError('UNSUPPORTED', HTTP_DECOUPLED);
     const coding = requestCoding(headers.contentEncoding);
-    const bytes = await decodeBody(coding, raw, this.options.maxInputSize);
+    // An uncompressed body (the usual case) is used as it is, without a turn of the microtask queue.
+    const bytes = coding === 'identity' ? raw : await decodeBody(coding, raw, this.options.maxInputSize);
     if (ex.aborted) return;
     const request = decodeInferRequest(
       { bytes, headerLength: headers.headerLength, inflated: coding !== 'identity' },
@@ -477,7 +479,7 @@ export class HttpFrontend {
     );
     addForwardedHeaders(request, headers.forwarded);
     request.cancellation = ex.clientCancellation;
-    const response = await this.dataPlane.infer(request, HTTP_DECOUPLED);
+    const response = await this.dataPlane.infer(request, HTTP_DECOUPLED, serving);
     const encoded = encodeInferResponse(response, request);
     const answerCoding = responseCoding(headers.acceptEncoding);
     const replyHeaders: Array<[string, string]> = [];

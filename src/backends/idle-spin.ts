@@ -1,0 +1,110 @@
+/**
+ * The worker side of the doorbell hand-off (see 'handoff' in worker-protocol.ts). A worker
+ * parked in its event loop costs a thread wake-up per command (an eventfd write, then
+ * the kernel scheduling the thread: tens of µs, far more on a loaded machine), which at
+ * low concurrency is most of a request's queue time. So a worker that has just run out of
+ * work watches its doorbell for a short while first, and takes the next command straight
+ * off its port (receiveMessageOnPort) the moment the main thread rings.
+ *
+ * It spins only while commands keep coming soon after it goes idle: the window follows
+ * the recent gaps between going idle and the next command, and it does not spin at all
+ * when they are longer than the limit. An idle server therefore burns at most one window
+ * of CPU, then parks. Nor does it spin while requests come concurrently (a command
+ * arrived while the worker was still busy, among the last few): the hand-off then carries
+ * several executions per wake-up already, and a spinning worker would take the core that
+ * the main thread and the clients need.
+ */
+import { performance } from 'node:perf_hooks';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+
+/** How much more than the recent gap the worker waits, so that a little jitter still lands in the window. */
+const WINDOW_OVER_GAP = 1.5;
+/** Weight of the newest gap in the running estimate. */
+const GAP_WEIGHT = 0.25;
+/** After a command that found the worker busy, this many must find it idle before it spins again. */
+const SEQUENTIAL_COMMANDS = 8;
+
+export class IdleSpin {
+  private idleSinceMs: number | undefined;
+  /** Running estimate of the gap between going idle and the next command, in ms. */
+  private gapMs: number | undefined;
+  private readonly maxSpinMs: number;
+  /** Commands in a row that found the worker idle (saturating). */
+  private idleArrivals = SEQUENTIAL_COMMANDS;
+  /** Whether the worker has no command to run (as it has none when the hand-off begins). */
+  private waiting = true;
+  /** Commands taken off the port by spinning, for tests and diagnostics. */
+  caught = 0;
+
+  constructor(
+    private readonly port: MessagePort,
+    private readonly doorbell: Int32Array,
+    maxSpinMicros: number,
+    /** Handles commands taken off the port (as the port's 'message' listener would). */
+    private readonly handle: (message: unknown) => void,
+  ) {
+    this.maxSpinMs = Math.max(0, maxSpinMicros) / 1000;
+  }
+
+  /**
+   * Called for every message that reaches the worker, whichever way it came, with the
+   * number of commands it carries (several at once also mean concurrent requests).
+   */
+  arrived(commands = 1): void {
+    if (!this.waiting || commands > 1) {
+      this.waiting = false;
+      this.idleArrivals = 0;
+      return;
+    }
+    this.waiting = false;
+    if (this.idleArrivals < SEQUENTIAL_COMMANDS) this.idleArrivals++;
+    if (this.idleSinceMs === undefined) return;
+    // A long pause counts as twice the limit, so that the estimate forgets it within a few commands.
+    const gap = Math.min(performance.now() - this.idleSinceMs, 2 * this.maxSpinMs);
+    this.gapMs = this.gapMs === undefined ? gap : (1 - GAP_WEIGHT) * this.gapMs + GAP_WEIGHT * gap;
+    this.idleSinceMs = undefined;
+  }
+
+  /**
+   * The worker has no work left (its replies sent): watch the doorbell for up to the
+   * window, and handle what arrives. Returns at once when spinning is off or not worth it.
+   */
+  idle(): void {
+    const start = performance.now();
+    this.idleSinceMs = start;
+    this.waiting = true;
+    const window = this.windowMs();
+    if (window <= 0) return;
+    const seen = Atomics.load(this.doorbell, 0);
+    // Something may have come while the last execution ran; the doorbell already counts it.
+    if (this.drain()) return;
+    const deadline = start + window;
+    while (Atomics.load(this.doorbell, 0) === seen) {
+      if (performance.now() >= deadline) return;
+    }
+    this.drain();
+  }
+
+  /** How long the next idle() may spin, in µs. */
+  get windowMicros(): number {
+    return this.windowMs() * 1000;
+  }
+
+  private windowMs(): number {
+    if (this.maxSpinMs === 0 || this.idleArrivals < SEQUENTIAL_COMMANDS) return 0;
+    if (this.gapMs === undefined) return this.maxSpinMs;
+    if (this.gapMs > this.maxSpinMs) return 0;
+    return Math.min(this.maxSpinMs, this.gapMs * WINDOW_OVER_GAP);
+  }
+
+  /** Handles every message waiting on the port; whether there was any. */
+  private drain(): boolean {
+    let any = false;
+    for (let received = receiveMessageOnPort(this.port); received; received = receiveMessageOnPort(this.port)) {
+      any = true;
+      this.caught++;
+      this.handle(received.message);
+    }
+    return any;
+  }
+}
