@@ -30,7 +30,7 @@ import {
 import { sharedMemoryReference, type SharedMemoryManager } from '../shared-memory/index.js';
 import { parametersFromWire, parametersToWire } from './infer-parameters.js';
 import { hasContents, tensorDataFromContents } from './tensor-contents.js';
-import { readModelInferRequest, writeModelInferResponse, writeStreamInferResponse, type WireInferResponse, type WireOutput } from './infer-wire.js';
+import { readModelInferRequest } from './infer-wire.js';
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
@@ -126,46 +126,34 @@ export function decodeModelInferRequest(bytes: Uint8Array, sharedMemory: SharedM
 
 const NO_BYTES = new Uint8Array(0);
 
-/** The outputs the request asked to have written into shared-memory regions (usually none). */
-function sharedMemoryOutputs(request: InferenceRequest): Set<string> | undefined {
-  let names: Set<string> | undefined;
-  for (const output of request.outputs ?? []) {
-    if (output.parameters?.['shared_memory_region'] !== undefined) (names ??= new Set()).add(output.name);
-  }
-  return names;
-}
-
 /**
- * ModelInferResponse's fields: outputs described in `outputs`, their bytes in
- * `raw_output_contents`. An output written into a shared-memory region has an empty raw
- * entry, as in Triton, so that entries stay aligned with `outputs`.
+ * ModelInferResponse as a plain object for protobufjs: outputs described in `outputs`,
+ * their bytes in `raw_output_contents`. An output written into a shared-memory region
+ * has an empty raw entry, as in Triton, so that entries stay aligned with `outputs`.
  */
-function wireResponse(response: InferenceResponse, request: InferenceRequest, parameters: Parameters | undefined): WireInferResponse {
-  const inSharedMemory = sharedMemoryOutputs(request);
-  const outputs = new Array<WireOutput>(response.outputs.length);
-  for (let k = 0; k < outputs.length; k++) {
-    const output = response.outputs[k];
-    outputs[k] = {
-      name: output.name,
-      datatype: output.datatype,
-      shape: output.shape,
-      raw: inSharedMemory?.has(output.name) ? NO_BYTES : tensorDataToBytes(output.datatype, output.data),
-    };
-  }
-  const message: WireInferResponse = { model_name: response.model, model_version: response.version, outputs };
+function inferResponseMessage(response: InferenceResponse, request: InferenceRequest): object {
+  const inSharedMemory = new Set(
+    (request.outputs ?? []).filter((output) => output.parameters?.['shared_memory_region'] !== undefined).map((output) => output.name),
+  );
+  const message: Record<string, unknown> = {
+    model_name: response.model,
+    model_version: response.version,
+    outputs: response.outputs.map((output) => ({ name: output.name, datatype: output.datatype, shape: output.shape })),
+    raw_output_contents: response.outputs.map((output) =>
+      inSharedMemory.has(output.name) ? NO_BYTES : tensorDataToBytes(output.datatype, output.data),
+    ),
+  };
   if (response.id) message.id = response.id;
-  if (parameters) message.parameters = parameters;
+  if (response.parameters) message.parameters = parametersToWire(response.parameters);
   return message;
 }
 
 export function encodeModelInferResponse(response: InferenceResponse, request: InferenceRequest): Buffer {
-  return writeModelInferResponse(wireResponse(response, request, response.parameters));
+  return encodeMessage('ModelInferResponse', inferResponseMessage(response, request));
 }
 
-/** `final`: the `triton_final_response` flag every stream response carries, after the response's own parameters. */
-export function encodeStreamInferResponse(response: InferenceResponse, request: InferenceRequest, final: boolean): Buffer {
-  const parameters: Parameters = { ...response.parameters, triton_final_response: final };
-  return writeStreamInferResponse(wireResponse(response, request, parameters));
+export function encodeStreamInferResponse(response: InferenceResponse, request: InferenceRequest): Buffer {
+  return encodeMessage('ModelStreamInferResponse', { infer_response: inferResponseMessage(response, request) });
 }
 
 /**
