@@ -130,6 +130,11 @@ export interface BackendModelConfig {
   output: ConfiguredTensor[];
   /** `decoupled: true`: the model sends any number of responses per request, itself. */
   model_transaction_policy?: { decoupled: boolean };
+  /** The inputs the sequence batcher feeds (control inputs and implicit state) and the state outputs. */
+  sequence_batching?: {
+    control_input: { name: string; control: { int32_false_true: number[]; fp32_false_true: number[]; bool_false_true: boolean[]; data_type: string }[] }[];
+    state: { input_name: string; output_name: string; data_type: string; dims: number[] }[];
+  };
 }
 
 export interface InstanceOptions {

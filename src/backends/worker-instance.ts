@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import { toInferenceError, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
+import { isPackedBytes, toInferenceError, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
 import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature, type ResponseSink } from './backend.js';
 import { startWorker } from '../core/index.js';
 import { Outbox } from './outbox.js';
@@ -42,10 +42,10 @@ export interface WorkerInstanceOptions {
  */
 const KEEP_INPUTS_MAX_BYTES = 64 * 1024;
 
-/** The bytes of the tensors' numeric data (BYTES elements are always copied). */
-function numericBytes(tensors: readonly Tensor[]): number {
+/** The bytes of the tensors' storage. */
+function storageBytes(tensors: readonly Tensor[]): number {
   let bytes = 0;
-  for (const tensor of tensors) if (!Array.isArray(tensor.data)) bytes += tensor.data.byteLength;
+  for (const { data } of tensors) bytes += isPackedBytes(data) ? data.bytes.byteLength : data.byteLength;
   return bytes;
 }
 
@@ -124,7 +124,7 @@ export class WorkerInstance implements ModelInstance {
     // An execution handed over behind another one keeps small inputs (they are copied,
     // not transferred): should the instance be lost before it begins, its requests can run
     // elsewhere (see fail()).
-    const inputsKept = this.pending.size > 0 && numericBytes(batch.inputs) <= KEEP_INPUTS_MAX_BYTES;
+    const inputsKept = this.pending.size > 0 && storageBytes(batch.inputs) <= KEEP_INPUTS_MAX_BYTES;
     const transfer = inputsKept ? [] : [...transferList(batch.inputs)];
     return new Promise<ExecutionResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, inputsKept });

@@ -2,7 +2,7 @@
  * Messages between a WorkerInstance (main thread) and the worker thread that hosts one
  * model instance, whatever the backend. Tensor buffers travel in transfer lists.
  */
-import type { ErrorCode, Parameters, Tensor } from '../core/index.js';
+import { isPackedBytes, ownedByteElements, type ErrorCode, type Parameters, type Tensor } from '../core/index.js';
 import type { ExecutionBatch, ExecutionResult, ModelSignature, RequestOutcome } from './backend.js';
 
 /** A request a model sends to another model of the server (a JavaScript model's infer()). */
@@ -43,18 +43,23 @@ export type WorkerReply =
  */
 export function ownedTensor(tensor: Tensor): Tensor {
   const { data } = tensor;
-  if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) return tensor;
+  if (isPackedBytes(data)) {
+    const owned = ownedByteElements(data);
+    return owned === data ? tensor : { ...tensor, data: owned };
+  }
+  if (!(data.buffer instanceof ArrayBuffer)) return tensor;
   if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return tensor;
   return { ...tensor, data: data.slice() };
 }
 
 /**
- * The buffers to transfer with `tensors`: each distinct ArrayBuffer once. Shared memory
- * is shared rather than transferred, and BYTES elements are small enough to copy.
+ * The buffers to transfer with `tensors` (BYTES: the buffer of their packed elements):
+ * each distinct ArrayBuffer once. Shared memory is shared rather than transferred.
  */
 export function transferList(tensors: readonly Tensor[], into: Set<ArrayBuffer> = new Set()): Set<ArrayBuffer> {
-  for (const tensor of tensors) {
-    if (!Array.isArray(tensor.data) && tensor.data.buffer instanceof ArrayBuffer) into.add(tensor.data.buffer);
+  for (const { data } of tensors) {
+    const { buffer } = isPackedBytes(data) ? data.bytes : data;
+    if (buffer instanceof ArrayBuffer) into.add(buffer);
   }
   return into;
 }

@@ -6,6 +6,7 @@ export * from './logger.js';
 export * from './half-float.js';
 export * from './cancellation.js';
 export * from './tensor-bytes.js';
+export * from './packed-bytes.js';
 export * from './log-control.js';
 export * from './log-line.js';
 export * from './request-trace.js';

@@ -9,6 +9,7 @@
  */
 import { byteSize, elementCount, type Datatype } from './datatype.js';
 import { InferenceError } from './errors.js';
+import { packedBytesFromRaw, type PackedBytes } from './packed-bytes.js';
 import { typedArrayFor, type NumericArray, type TensorData } from './tensor.js';
 
 const formatShape = (shape: readonly number[]) => `[${shape.join(',')}]`;
@@ -22,7 +23,7 @@ const formatShape = (shape: readonly number[]) => `[${shape.join(',')}]`;
  */
 export function tensorDataFromBytes(label: string, datatype: Datatype, shape: readonly number[], bytes: Uint8Array): TensorData {
   const count = elementCount(shape);
-  if (datatype === 'BYTES') return stringsFromBytes(label, shape, count, bytes);
+  if (datatype === 'BYTES') return packedBytesFromRaw(label, shape, count, bytes);
   const expected = count * byteSize(datatype);
   if (bytes.byteLength !== expected) {
     throw new InferenceError(
@@ -36,83 +37,11 @@ export function tensorDataFromBytes(label: string, datatype: Datatype, shape: re
   return data;
 }
 
-function stringsFromBytes(label: string, shape: readonly number[], count: number, bytes: Uint8Array): Uint8Array[] {
-  if (count * 4 > bytes.byteLength) {
-    throw new InferenceError(
-      'INVALID_ARG',
-      `${label}: raw BYTES content of ${bytes.byteLength} bytes cannot hold the ${count} elements that shape ${formatShape(shape)} needs (4 bytes of length each at least)`,
-    );
-  }
-  // One copy of the whole content, elements as views on it: a view would otherwise keep
-  // the whole received message alive (and drag it along to a worker thread), and a copy
-  // per element costs an ArrayBuffer per element, which dominates for millions of them.
-  const owned = new Uint8Array(bytes);
-  const view = new DataView(owned.buffer);
-  const strings = new Array<Uint8Array>(count);
-  let offset = 0;
-  for (let i = 0; i < count; i++) {
-    if (offset + 4 > bytes.byteLength) {
-      throw new InferenceError(
-        'INVALID_ARG',
-        `${label}: raw BYTES content ends after ${i} of the ${count} elements that shape ${formatShape(shape)} needs`,
-      );
-    }
-    const length = view.getUint32(offset, true);
-    offset += 4;
-    if (offset + length > bytes.byteLength) {
-      throw new InferenceError(
-        'INVALID_ARG',
-        `${label}: raw BYTES element ${i} declares ${length} bytes but only ${bytes.byteLength - offset} remain`,
-      );
-    }
-    strings[i] = owned.subarray(offset, offset + length);
-    offset += length;
-  }
-  if (offset !== bytes.byteLength) {
-    throw new InferenceError(
-      'INVALID_ARG',
-      `${label}: raw BYTES content has ${bytes.byteLength - offset} bytes left over after the ${count} element(s) of shape ${formatShape(shape)}`,
-    );
-  }
-  return strings;
-}
-
-/**
- * BYTES elements copied into one fresh buffer and handed back as views on it: the
- * elements no longer alias what they came from (a received message), and one buffer is
- * allocated rather than one per element.
- */
-export function packedByteElements(elements: readonly Uint8Array[]): Uint8Array[] {
-  let total = 0;
-  for (const element of elements) total += element.byteLength;
-  const packed = new Uint8Array(total);
-  const views = new Array<Uint8Array>(elements.length);
-  let offset = 0;
-  for (let i = 0; i < elements.length; i++) {
-    const element = elements[i];
-    packed.set(element, offset);
-    views[i] = packed.subarray(offset, offset + element.byteLength);
-    offset += element.byteLength;
-  }
-  return views;
-}
-
-/** The raw bytes of a tensor: a view on numeric storage (no copy), a packed buffer for BYTES. */
+/** The raw bytes of a tensor: a view on its storage, no copy (BYTES storage is the raw layout already). */
 export function tensorDataToBytes(datatype: Datatype, data: TensorData): Uint8Array {
   if (datatype !== 'BYTES') {
     const numeric = data as NumericArray;
     return new Uint8Array(numeric.buffer, numeric.byteOffset, numeric.byteLength);
   }
-  const strings = data as Uint8Array[];
-  let total = 0;
-  for (const s of strings) total += 4 + s.byteLength;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let offset = 0;
-  for (const s of strings) {
-    view.setUint32(offset, s.byteLength, true);
-    out.set(s, offset + 4);
-    offset += 4 + s.byteLength;
-  }
-  return out;
+  return (data as PackedBytes).bytes;
 }

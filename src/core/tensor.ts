@@ -1,4 +1,5 @@
 import type { Datatype } from './datatype.js';
+import { isPackedBytes, type PackedBytes } from './packed-bytes.js';
 
 export type NumericArray =
   | Uint8Array
@@ -14,9 +15,9 @@ export type NumericArray =
 
 /**
  * Element storage: a typed array for fixed-size types (BOOL as 0/1 bytes, FP16 and
- * BF16 as their raw 16-bit patterns), an array of byte strings for BYTES.
+ * BF16 as their raw 16-bit patterns), the elements packed in one buffer for BYTES.
  */
-export type TensorData = NumericArray | Uint8Array[];
+export type TensorData = NumericArray | PackedBytes;
 
 export interface Tensor {
   name: string;
@@ -48,6 +49,17 @@ export function typedArrayFor(datatype: Exclude<Datatype, 'BYTES'>): TypedArrayC
 }
 
 export function allocateTensorData(datatype: Datatype, length: number): TensorData {
-  if (datatype === 'BYTES') return new Array<Uint8Array>(length);
+  // Zeroed, `length` BYTES elements are that many 4-byte lengths of 0: empty strings.
+  if (datatype === 'BYTES') return { count: length, bytes: new Uint8Array(length * 4) };
   return new ARRAY_TYPE[datatype](length);
+}
+
+/** A copy of `data` in a buffer of its own. */
+export function copyTensorData(data: TensorData): TensorData {
+  return isPackedBytes(data) ? { count: data.count, bytes: data.bytes.slice() } : data.slice();
+}
+
+/** The number of elements `data` holds. */
+export function storedElementCount(data: TensorData): number {
+  return isPackedBytes(data) ? data.count : data.length;
 }

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import {
   Cancellation,
+  copyTensorData,
   InferenceError,
   toInferenceError,
   type InferenceRequest,
@@ -37,9 +38,9 @@ function failureReason(error: InferenceError): FailureReason {
   return 'OTHER';
 }
 
-/** A copy that owns its own buffer; BYTES elements are never transferred, so they are shared. */
+/** A copy that owns its own buffer. */
 function copyOf(tensor: Tensor): Tensor['data'] {
-  return Array.isArray(tensor.data) ? tensor.data : tensor.data.slice();
+  return copyTensorData(tensor.data);
 }
 
 export class EnsembleRun {

@@ -88,9 +88,9 @@ function instanceRateLimits(modelName: string, version: string, groups: readonly
  * also for max_batch_size 0: priorities and queue policies still apply), else the
  * default scheduler.
  */
-function createScheduler(context: SchedulerContext, signature: ModelSignature): ModelScheduler {
+function createScheduler(context: SchedulerContext, signature: ModelSignature, modelDir: string): ModelScheduler {
   if (context.config.sequence_batching) {
-    return new SequenceBatcher(context, sequenceControls(context.config), resolveSequenceStates(context.config, signature));
+    return new SequenceBatcher(context, sequenceControls(context.config), resolveSequenceStates(context.config, signature, modelDir));
   }
   const batching = context.config.dynamic_batching;
   return batching ? new DynamicBatcher(context, batching) : new DefaultScheduler(context);
@@ -202,7 +202,7 @@ export class ModelVersion {
       validateAgainstModel(config, first.signature, this.modelName);
       const labels = loadOutputLabels(options.modelDir, config);
       config = normalizeSequenceBatching(normalizeDynamicBatching({ ...config, instance_group: groups }));
-      resolveSequenceStates(config, first.signature);
+      resolveSequenceStates(config, first.signature, options.modelDir);
       const rest = await Promise.allSettled(names.slice(1).map(load));
       for (const result of rest) if (result.status === 'fulfilled') instances.push(result.value);
       const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -250,7 +250,7 @@ export class ModelVersion {
         statistics: this.statistics,
         // A sequence model picks the instance of each sequence itself: the rate limiter does not apply to it.
         rateLimits: this.rateLimiter && !config.sequence_batching ? new Map(this.rateLimits.map((entry) => [entry.limit.instanceName, entry])) : undefined,
-      }, first.signature);
+      }, first.signature, options.modelDir);
       const cache = options.responseCache;
       // The cache holds one answer per request; a decoupled model's may be any number of responses.
       const decoupled = config.model_transaction_policy?.decoupled === true;

@@ -13,6 +13,7 @@ import {
   datatypeFromConfig,
   elementCount,
   fp16Bits,
+  packBytes,
   tensorDataFromBytes,
   type Datatype,
   type NumericArray,
@@ -50,7 +51,9 @@ function warmupTensor(name: string, input: ModelWarmupInput, shape: number[], mo
   }
   const count = elementCount(shape);
   if (datatype === 'BYTES') {
-    const data = Array.from({ length: count }, () => (input.random_data ? Buffer.from(String(Math.floor(Math.random() * 1e6))) : new Uint8Array(0)));
+    const data = input.random_data
+      ? packBytes(Array.from({ length: count }, () => String(Math.floor(Math.random() * 1e6))))
+      : allocateTensorData(datatype, count);
     return { name, datatype, shape, data };
   }
   const data = allocateTensorData(datatype, count) as NumericArray;

@@ -1,6 +1,11 @@
-import { allocateTensorData, datatypeFromConfig, elementCount, type Datatype, type TensorData } from '../core/index.js';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { allocateTensorData, byteSize, datatypeFromConfig, elementCount, tensorDataFromBytes, type Datatype, type TensorData } from '../core/index.js';
 import type { ModelSignature } from '../backends/index.js';
 import type { DataType, ModelConfig, ModelSequenceBatching, ModelSequenceControlKind } from './model-config.js';
+
+/** Where Triton looks for initial_state data files: this folder of the model's folder. */
+export const INITIAL_STATE_FOLDER = 'initial_state';
 
 /** Triton's default when max_sequence_idle_microseconds is 0 or absent: one second. */
 export const DEFAULT_SEQUENCE_IDLE_MICROSECONDS = 1_000_000;
@@ -143,7 +148,7 @@ function stateBatchAxis(dims: readonly number[], modelShape: readonly number[] |
 }
 
 /** The implicit states of a sequence model, each with its batch axis and initial value. */
-export function resolveSequenceStates(config: ModelConfig, signature: ModelSignature): SequenceStateSpec[] {
+export function resolveSequenceStates(config: ModelConfig, signature: ModelSignature, modelDir?: string): SequenceStateSpec[] {
   const batching = config.sequence_batching;
   if (!batching) return [];
   const name = config.name;
@@ -158,9 +163,6 @@ export function resolveSequenceStates(config: ModelConfig, signature: ModelSigna
       throw new Error(`model '${name}': state '${state.input_name}' has data_type ${state.data_type} but the model file's input is ${model.nativeType}`);
     }
     const initial = state.initial_state[0];
-    if (initial?.data_file) {
-      throw new Error(`model '${name}': state '${state.input_name}': initial_state data_file is not supported; use zero_data`);
-    }
     const dims = initial && initial.dims.length > 0 ? initial.dims : state.dims;
     if (dims.some((d) => d < 0)) {
       throw new Error(`model '${name}': state '${state.input_name}' has dims [${dims.join(',')}]; give fixed dims (or an initial_state with fixed dims)`);
@@ -168,12 +170,51 @@ export function resolveSequenceStates(config: ModelConfig, signature: ModelSigna
     const batched = config.max_batch_size > 0;
     const batchAxis = batched ? stateBatchAxis(state.dims, model.shape) : 0;
     const shape = batched ? [...dims.slice(0, batchAxis), 1, ...dims.slice(batchAxis)] : [...dims];
-    return { inputName: state.input_name, outputName: state.output_name, datatype, shape, batchAxis, initial: zeroData(datatype, elementCount(shape)) };
+    const data = initial?.data_file
+      ? initialStateFromFile(name, state.input_name, datatype, shape, modelDir, initial.data_file)
+      : zeroData(datatype, elementCount(shape));
+    return { inputName: state.input_name, outputName: state.output_name, datatype, shape, batchAxis, initial: data };
   });
 }
 
+/**
+ * `initial_state { data_file }`, as Triton reads it: the file `initial_state/<data_file>`
+ * of the model's folder, the state's elements in row-major order as raw little-endian
+ * bytes (BYTES: each element as a 4-byte length and its bytes). As in Triton, a file
+ * longer than the state is read up to the state's size, a shorter one is refused.
+ */
+function initialStateFromFile(model: string, input: string, datatype: Datatype, shape: number[], modelDir: string | undefined, dataFile: string): TensorData {
+  const where = `model '${model}': state '${input}': initial_state data_file '${dataFile}'`;
+  if (modelDir === undefined) throw new Error(`${where}: the model has no folder to read it from`);
+  const folder = join(modelDir, INITIAL_STATE_FOLDER);
+  const path = resolve(folder, dataFile);
+  if (relative(folder, path).startsWith('..') || isAbsolute(relative(folder, path))) {
+    throw new Error(`${where} must name a file inside the model's '${INITIAL_STATE_FOLDER}' folder`);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new Error(`${where}: cannot read ${path}: ${(err as Error).message}`);
+  }
+  const count = elementCount(shape);
+  if (datatype !== 'BYTES') {
+    const needed = count * byteSize(datatype);
+    if (bytes.byteLength < needed) {
+      throw new Error(
+        `${where}: initial_state setting expects ${needed} bytes (${count} ${datatype} values for shape [${shape.join(',')}]), but ${path} only has ${bytes.byteLength} bytes`,
+      );
+    }
+    bytes = bytes.subarray(0, needed);
+  }
+  try {
+    return tensorDataFromBytes(`${where} (${path})`, datatype, shape, bytes);
+  } catch (err) {
+    throw new Error((err as Error).message);
+  }
+}
+
+/** Zeros; for BYTES, empty elements. */
 function zeroData(datatype: Datatype, length: number): TensorData {
-  const data = allocateTensorData(datatype, length);
-  if (Array.isArray(data)) data.fill(new Uint8Array(0));
-  return data;
+  return allocateTensorData(datatype, length);
 }

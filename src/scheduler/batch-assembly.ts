@@ -4,7 +4,16 @@
  * answer's outputs are views on the result's buffers.
  */
 import { ownedTensor, type BatchRequest, type ExecutionBatch, type ExecutionResult } from '../backends/index.js';
-import { elementCount, type ErrorCode, type NumericArray, type Tensor } from '../core/index.js';
+import {
+  concatByteElements,
+  elementCount,
+  isPackedBytes,
+  splitByteElements,
+  type ErrorCode,
+  type NumericArray,
+  type PackedBytes,
+  type Tensor,
+} from '../core/index.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import type { QueuedRequest } from './queued-request.js';
 import { restoreOutputShape } from './request-validation.js';
@@ -30,18 +39,16 @@ function concatenate(parts: readonly Tensor[]): Tensor {
   let rows = 0;
   for (const part of parts) rows += part.shape[0];
   const shape = [rows, ...first.shape.slice(1)];
-  if (Array.isArray(first.data)) {
-    const data: Uint8Array[] = [];
-    for (const part of parts) for (const element of part.data as Uint8Array[]) data.push(element);
-    return { name: first.name, datatype: first.datatype, shape, data };
+  if (isPackedBytes(first.data)) {
+    return { name: first.name, datatype: first.datatype, shape, data: concatByteElements(parts.map((part) => part.data as PackedBytes)) };
   }
   let length = 0;
-  for (const part of parts) length += part.data.length;
+  for (const part of parts) length += (part.data as NumericArray).length;
   const data = new (first.data.constructor as new (length: number) => NumericArray)(length);
   let offset = 0;
   for (const part of parts) {
     (data as Float32Array).set(part.data as Float32Array, offset);
-    offset += part.data.length;
+    offset += (part.data as NumericArray).length;
   }
   return { name: first.name, datatype: first.datatype, shape, data };
 }
@@ -72,11 +79,11 @@ export function assembleBatch(requests: readonly QueuedRequest[], config: ModelC
 /** Each request's outputs, or the reason it has none. */
 export type RequestResult = { outputs: Tensor[] } | { error: string; code?: ErrorCode };
 
-function rowsOf(output: Tensor, start: number, rows: number, totalRows: number): Tensor {
+/** Rows [start, start + rows) of `output`, a view on its buffer; `byteParts`, BYTES outputs already split per request (`part` is this request's). */
+function rowsOf(output: Tensor, start: number, rows: number, totalRows: number, byteParts: PackedBytes[] | undefined, part: number): Tensor {
   const rowElements = elementCount(output.shape) / totalRows;
   const from = start * rowElements;
-  const to = from + rows * rowElements;
-  const data = Array.isArray(output.data) ? output.data.slice(from, to) : (output.data as NumericArray).subarray(from, to);
+  const data = byteParts ? byteParts[part] : (output.data as NumericArray).subarray(from, from + rows * rowElements);
   return { name: output.name, datatype: output.datatype, shape: [rows, ...output.shape.slice(1)], data };
 }
 
@@ -114,10 +121,21 @@ export function splitResult(result: Exclude<ExecutionResult, { kind: 'decoupled'
       return requests.map(() => ({ error }));
     }
   }
+  // BYTES elements have no fixed size: each such output is cut in one pass over its elements.
+  const byteParts = new Map<string, PackedBytes[]>();
+  for (const output of result.outputs) {
+    if (!isPackedBytes(output.data)) continue;
+    if (output.data.count !== elementCount(output.shape)) {
+      const error = `output '${output.name}' has ${output.data.count} elements for shape [${output.shape.join(',')}]`;
+      return requests.map(() => ({ error }));
+    }
+    const rowElements = elementCount(output.shape) / totalRows;
+    byteParts.set(output.name, splitByteElements(output.data, requests.map((request) => request.rows * rowElements)));
+  }
   let start = 0;
-  return requests.map((request) => {
+  return requests.map((request, k) => {
     const outputs = request.prepared.outputNames.map((name) =>
-      restoreOutputShape(config, rowsOf(byName.get(name)!, start, request.rows, totalRows), request.rows),
+      restoreOutputShape(config, rowsOf(byName.get(name)!, start, request.rows, totalRows, byteParts.get(name), k), request.rows),
     );
     start += request.rows;
     return { outputs };

@@ -299,13 +299,17 @@ export abstract class BatchScheduler implements ModelScheduler {
       const error = err instanceof Error ? err.message : String(err);
       results = batch.map(() => ({ error }));
     }
-    stopWatching?.stop();
+    // A decoupled model may go on sending after its execution returned: its requests' cancellation stays visible to it until each is closed.
+    const watchUntilClosed = stream !== undefined && results.length === 0 && stopWatching !== undefined;
+    if (!watchUntilClosed) stopWatching?.stop();
+    let unfinished = batch.length;
     limit?.release();
     this.executionOver(batch);
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
     const returnedMs = performance.now();
     computeStartMs = Math.min(computeStartMs, returnedMs);
     const finish = (k: number, failedInStream: boolean, firstResponseMs = performance.now()) => {
+      if (--unfinished === 0 && watchUntilClosed) stopWatching.stop();
       const queued = batch[k];
       const doneMs = Math.max(returnedMs, performance.now());
       this.inFlight--;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { tensorDataToBytes, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
+import { copyTensorData, isPackedBytes, tensorDataToBytes, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
 
 /**
  * Triton's local response cache (`--cache-config local,size=BYTES`): answers of
@@ -92,11 +92,9 @@ export class ResponseCache {
 }
 
 function copyTensor(tensor: Tensor): Tensor {
-  const data = Array.isArray(tensor.data) ? tensor.data.map((item) => item.slice()) : tensor.data.slice();
-  return { ...tensor, shape: [...tensor.shape], data };
+  return { ...tensor, shape: [...tensor.shape], data: copyTensorData(tensor.data) };
 }
 
 function tensorBytes(tensor: Tensor): number {
-  if (Array.isArray(tensor.data)) return tensor.data.reduce((sum, item) => sum + 4 + item.byteLength, 0);
-  return tensor.data.byteLength;
+  return isPackedBytes(tensor.data) ? tensor.data.bytes.byteLength : tensor.data.byteLength;
 }

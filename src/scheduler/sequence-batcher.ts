@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ExecutionBatch, ExecutionResult } from '../backends/index.js';
-import { InferenceError, type Tensor } from '../core/index.js';
+import { copyTensorData, InferenceError, type Tensor } from '../core/index.js';
 import type { ModelSequenceBatching } from '../repository/model-config.js';
 import type { SequenceControl, SequenceStateSpec } from '../repository/sequence-batching.js';
 import { assembleBatch, splitResult, type RequestResult } from './batch-assembly.js';
@@ -204,9 +204,14 @@ export class SequenceBatcher extends BatchScheduler {
     for (const control of this.controls) assembled.inputs.push(controlTensor(control, rows, this.batched));
     this.states.forEach((spec, s) => {
       const states = sequences.map((sequence) => sequence.states?.[s] ?? initialState(spec));
-      assembled.inputs.push(this.batched ? stackStates(spec, states) : { ...states[0], name: spec.inputName, data: states[0].data.slice() });
+      assembled.inputs.push(this.batched ? stackStates(spec, states) : { ...states[0], name: spec.inputName, data: copyTensorData(states[0].data) });
     });
-    if (this.states.length > 0) assembled.outputNames = [...assembled.outputNames, ...this.states.map((s) => s.outputName)];
+    if (this.states.length > 0) {
+      const stateOutputs = this.states.map((s) => s.outputName);
+      assembled.outputNames = [...assembled.outputNames, ...stateOutputs];
+      // A backend that answers request by request (JavaScript) returns only what each request asks for.
+      assembled.requests = assembled.requests.map((request) => ({ ...request, outputNames: [...request.outputNames, ...stateOutputs] }));
+    }
     return assembled;
   }
 
@@ -255,7 +260,7 @@ export class SequenceBatcher extends BatchScheduler {
 
   private oneState(spec: SequenceStateSpec, output: Tensor, row: number): Tensor {
     if (this.batched) return unstackState(spec, output, row);
-    return { name: spec.inputName, datatype: spec.datatype, shape: [...output.shape], data: output.data.slice() };
+    return { name: spec.inputName, datatype: spec.datatype, shape: [...output.shape], data: copyTensorData(output.data) };
   }
 
   private keepStates(queued: QueuedRequest, states: Tensor[]): void {

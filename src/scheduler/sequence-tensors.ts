@@ -3,7 +3,17 @@
  * request) and implicit states, stacked along each state's batch axis on the way in and
  * cut back into one state per sequence on the way out.
  */
-import { allocateTensorData, elementCount, type Tensor, type TensorData } from '../core/index.js';
+import {
+  allocateTensorData,
+  byteElementViews,
+  elementCount,
+  isPackedBytes,
+  packBytes,
+  type Datatype,
+  type NumericArray,
+  type Tensor,
+  type TensorData,
+} from '../core/index.js';
 import type { SequenceControl, SequenceStateSpec } from '../repository/sequence-batching.js';
 import type { SequenceId } from './sequence-parameters.js';
 
@@ -16,10 +26,18 @@ export interface ControlRow {
 
 const utf8 = new TextEncoder();
 
+/** Elements that can be moved one by one: a typed array, or BYTES elements as views (states are small). */
+type Elements = NumericArray | Uint8Array[];
+
+const elementsOf = (data: TensorData): Elements => (isPackedBytes(data) ? byteElementViews(data) : data);
+const storageOf = (elements: Elements): TensorData => (Array.isArray(elements) ? packBytes(elements) : elements);
+const allocateElements = (datatype: Datatype, length: number): Elements =>
+  datatype === 'BYTES' ? new Array<Uint8Array>(length) : (allocateTensorData(datatype, length) as NumericArray);
+
 /** One control input for `rows`, shaped [rows, 1] for a batching model and [1] otherwise. */
 export function controlTensor(control: SequenceControl, rows: readonly ControlRow[], batching: boolean): Tensor {
   const shape = batching ? [rows.length, 1] : [1];
-  const data = allocateTensorData(control.datatype, rows.length);
+  const data = allocateElements(control.datatype, rows.length);
   rows.forEach((row, i) => {
     switch (control.kind) {
       case 'CONTROL_SEQUENCE_CORRID':
@@ -38,10 +56,10 @@ export function controlTensor(control: SequenceControl, rows: readonly ControlRo
         return;
     }
   });
-  return { name: control.inputName, datatype: control.datatype, shape, data };
+  return { name: control.inputName, datatype: control.datatype, shape, data: storageOf(data) };
 }
 
-function copyInto(target: TensorData, targetOffset: number, source: TensorData, from: number, length: number): void {
+function copyInto(target: Elements, targetOffset: number, source: Elements, from: number, length: number): void {
   if (Array.isArray(target)) {
     for (let i = 0; i < length; i++) target[targetOffset + i] = (source as Uint8Array[])[from + i];
   } else {
@@ -60,11 +78,12 @@ export function stackStates(spec: SequenceStateSpec, states: readonly Tensor[]):
   shape[axis] = states.length;
   const outer = elementCount(first.shape.slice(0, axis));
   const inner = elementCount(first.shape.slice(axis + 1));
-  const data = allocateTensorData(spec.datatype, elementCount(shape));
+  const data = allocateElements(spec.datatype, elementCount(shape));
   states.forEach((state, row) => {
-    for (let o = 0; o < outer; o++) copyInto(data, (o * states.length + row) * inner, state.data, o * inner, inner);
+    const source = elementsOf(state.data);
+    for (let o = 0; o < outer; o++) copyInto(data, (o * states.length + row) * inner, source, o * inner, inner);
   });
-  return { name: spec.inputName, datatype: spec.datatype, shape, data };
+  return { name: spec.inputName, datatype: spec.datatype, shape, data: storageOf(data) };
 }
 
 /** Row `row` of a batch's state output, as one sequence's state (a copy: it outlives the batch's buffers). */
@@ -75,9 +94,10 @@ export function unstackState(spec: SequenceStateSpec, output: Tensor, row: numbe
   shape[axis] = 1;
   const outer = elementCount(output.shape.slice(0, axis));
   const inner = elementCount(output.shape.slice(axis + 1));
-  const data = allocateTensorData(spec.datatype, outer * inner);
-  for (let o = 0; o < outer; o++) copyInto(data, o * inner, output.data, (o * rows + row) * inner, inner);
-  return { name: spec.inputName, datatype: spec.datatype, shape, data };
+  const data = allocateElements(spec.datatype, outer * inner);
+  const source = elementsOf(output.data);
+  for (let o = 0; o < outer; o++) copyInto(data, o * inner, source, (o * rows + row) * inner, inner);
+  return { name: spec.inputName, datatype: spec.datatype, shape, data: storageOf(data) };
 }
 
 /** A sequence's state before its first request. */

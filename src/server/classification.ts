@@ -10,12 +10,11 @@ import {
   elementCount,
   fp16Value,
   InferenceError,
+  packBytes,
   type Datatype,
   type NumericArray,
   type Tensor,
 } from '../core/index.js';
-
-const utf8Encoder = new TextEncoder();
 
 type Score = number | bigint;
 
@@ -67,7 +66,7 @@ export function classify(output: Tensor, count: number, batched: boolean, labels
   const total = elementCount(output.shape);
   const perRow = rows === 0 ? 0 : total / rows;
   const k = Math.min(count, perRow);
-  const strings: Uint8Array[] = [];
+  const strings: string[] = [];
   for (let row = 0; row < rows; row++) {
     const start = row * perRow;
     const indices = Array.from({ length: perRow }, (_, i) => i);
@@ -75,8 +74,8 @@ export function classify(output: Tensor, count: number, batched: boolean, labels
     indices.sort((a, b) => rank(scores[a], scores[b]) || a - b);
     for (const index of indices.slice(0, k)) {
       const label = labels?.[index];
-      strings.push(utf8Encoder.encode(`${format(scores[index])}:${index}${label ? `:${label}` : ''}`));
+      strings.push(`${format(scores[index])}:${index}${label ? `:${label}` : ''}`);
     }
   }
-  return { name: output.name, datatype: 'BYTES', shape: batched && output.shape.length > 0 ? [rows, k] : [k], data: strings };
+  return { name: output.name, datatype: 'BYTES', shape: batched && output.shape.length > 0 ? [rows, k] : [k], data: packBytes(strings) };
 }

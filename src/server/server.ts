@@ -108,8 +108,8 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'modelRepositories'> = 
   allowGrpc: true,
   grpcAddress: '0.0.0.0',
   grpcPort: 8001,
-  // A 64 MiB tensor and the rest of its message.
-  grpcMaxMessageSize: 65 * 1024 * 1024,
+  // Triton's (INT32_MAX): Triton's clients send tensors of hundreds of MiB, e.g. 10 Mi BYTES elements of 70 MiB.
+  grpcMaxMessageSize: 2_147_483_647,
   // Triton's defaults.
   grpcKeepaliveTimeMs: 7_200_000,
   grpcKeepaliveTimeoutMs: 20_000,

@@ -5,5 +5,5 @@ export { STRATEGIES, OBJECTIVES, objectiveNamed, type StrategyName, type Objecti
 export { defaultSearchSpace, enumerate, applyCandidate, candidateKey, type Candidate, type SearchSpace } from './search-space.js';
 export { formatFront, tuneHtmlReport } from './report.js';
 export { toPbtxt } from './pbtxt-writer.js';
-export { paretoFront } from './pareto.js';
+export { paretoFront, bestMeasurement } from './pareto.js';
 export { modelControl, HttpModelControl, GrpcModelControl, withoutProtoDefaults, type ModelControl } from './model-control.js';

@@ -11,11 +11,11 @@ import { bayesSearch } from './bayes-strategy.js';
 import { gridSearch } from './grid-strategy.js';
 import { measure, type Measurement } from './measurement.js';
 import { modelControl } from './model-control.js';
-import { paretoFront, latestPerCandidate } from './pareto.js';
+import { bestMeasurement, paretoFront } from './pareto.js';
 import { seededRandom } from './random.js';
 import { randomSearch } from './random-strategy.js';
 import { applyCandidate, candidateOf, defaultSearchSpace, enumerate, type SearchSpace } from './search-space.js';
-import { better, BudgetExhausted, OBJECTIVES, type Objective, type StrategyContext, type StrategyName } from './strategy.js';
+import { BudgetExhausted, OBJECTIVES, type Objective, type StrategyContext, type StrategyName } from './strategy.js';
 import type { TuneResult } from './tune-result.js';
 
 export interface TuneOptions {
@@ -96,9 +96,9 @@ async function search(options: TuneOptions, objective: Objective, control: Retur
     stoppedBy = err.message === 'interrupted' ? 'interrupted' : 'budget';
   }
   if (hooks.signal?.aborted) stoppedBy = 'interrupted';
-  const feasible = latestPerCandidate(measurements).filter((m) => m.feasible);
-  const best = feasible.sort(better(objective))[0];
+  const best = bestMeasurement(measurements, options.windowMs, objective);
   const bestConfig = best ? applyCandidate(original, best.candidate) : undefined;
   await control.load(options.model, bestConfig ?? original);
   return { model: options.model, strategy: options.strategy, objective, seed: options.seed, candidatesInSpace: candidates.length, measurements, measuredSeconds, front: paretoFront(measurements), best, bestConfig, stoppedBy };
 }
+

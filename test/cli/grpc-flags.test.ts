@@ -7,7 +7,7 @@ describe('nereid serve gRPC flags', () => {
       allowGrpc: true,
       grpcAddress: '0.0.0.0',
       grpcPort: 8001,
-      grpcMaxMessageSize: 65 * 1024 * 1024,
+      grpcMaxMessageSize: 2_147_483_647,
       grpcKeepaliveTimeMs: 7_200_000,
       grpcKeepaliveTimeoutMs: 20_000,
     });

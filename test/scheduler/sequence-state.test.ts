@@ -87,10 +87,24 @@ beforeAll(async () => {
     ),
   );
   writeModel(repo.root, recurrentSpec('bad_state_name', `sequence_batching {${CONTROLS}\n  state [ { input_name: "G" output_name: "H_NEXT" data_type: TYPE_FP32 dims: [ 2, 3 ] } ]\n}\n`));
+  const fromFile = (file: string) =>
+    `sequence_batching {\n  max_sequence_idle_microseconds: 60000000${CONTROLS}\n  state [ { input_name: "H" output_name: "H_NEXT" data_type: TYPE_FP32 dims: [ 2, 3 ] initial_state: { data_type: TYPE_FP32 dims: [ 2, 3 ] data_file: "${file}" name: "from file" } } ]\n}\n`;
+  for (const [model, file] of [
+    ['recurrent_from_file', 'h0.bin'],
+    ['short_initial_state', 'short.bin'],
+    ['missing_initial_state', 'absent.bin'],
+    ['escaping_initial_state', '../1/model.onnx'],
+  ]) {
+    writeModel(repo.root, recurrentSpec(model, fromFile(file)));
+    mkdirSync(join(repo.root, model, 'initial_state'));
+  }
+  // Row-major [2, 3] FP32; a longer file is read up to the state's size, as Triton reads it.
+  writeFileSync(join(repo.root, 'recurrent_from_file', 'initial_state', 'h0.bin'), new Uint8Array(Float32Array.of(1, 2, 3, 4, 5, 6, 99).buffer));
+  writeFileSync(join(repo.root, 'short_initial_state', 'initial_state', 'short.bin'), new Uint8Array(Float32Array.of(1, 2, 3).buffer));
   t = await startTestServer({
     modelRepositories: [repo.root],
     modelControlMode: 'explicit',
-    loadModels: ['recurrent_oldest', 'recurrent_direct', 'recurrent_two_slots', 'recurrent_idle'],
+    loadModels: ['recurrent_oldest', 'recurrent_direct', 'recurrent_two_slots', 'recurrent_idle', 'recurrent_from_file'],
   });
 });
 afterAll(async () => {
@@ -141,6 +155,30 @@ describe('implicit state with the batch dimension inside the state', () => {
     expect(results.every(Boolean)).toBe(true);
     expect(stats.executionCount - before).toBeLessThan((SEQUENCES * STEPS) / 2);
     expect(Math.max(...stats.batchStatistics().map((b) => b.batchSize))).toBeGreaterThan(1);
+  });
+});
+
+describe('initial_state { data_file }', () => {
+  it("starts every sequence from the state in the model's initial_state folder, again at each START", async () => {
+    // Y = H'[0] + H'[1] with H' = H0 + X * [1, 2]: from H0 = [[1, 2, 3], [4, 5, 6]].
+    expect((await step('recurrent_from_file', [0, 0, 0], 81, true, false)).y).toEqual([5, 7, 9]);
+    expect((await step('recurrent_from_file', [1, 0, 0], 82, true, false)).y).toEqual([8, 7, 9]);
+    expect((await step('recurrent_from_file', [1, 0, 0], 81, false, true)).y).toEqual([8, 7, 9]);
+    expect((await step('recurrent_from_file', [0, 1, 0], 82, false, true)).y).toEqual([8, 10, 9]);
+    expect((await step('recurrent_from_file', [0, 0, 0], 81, true, true)).y).toEqual([5, 7, 9]);
+  });
+
+  it('refuses a file too short for the state, a missing file and a path outside the folder, naming the file', async () => {
+    const cases: [string, RegExp][] = [
+      ['short_initial_state', /state 'H': initial_state data_file 'short.bin': initial_state setting expects 24 bytes \(6 FP32 values for shape \[2,1,3\]\), but .*short.bin only has 12 bytes/],
+      ['missing_initial_state', /state 'H': initial_state data_file 'absent.bin': cannot read .*initial_state\/absent.bin/],
+      ['escaping_initial_state', /initial_state data_file '..\/1\/model.onnx' must name a file inside the model's 'initial_state' folder/],
+    ];
+    for (const [model, message] of cases) {
+      const { status, json } = await postJson(`${t.url}/v2/repository/models/${model}/load`, {});
+      expect(status, model).toBe(400);
+      expect(json.error).toMatch(message);
+    }
   });
 });
 

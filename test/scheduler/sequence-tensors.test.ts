@@ -1,5 +1,6 @@
 /** Control tensors and the stacking of implicit states along any axis. */
 import { describe, expect, it } from 'vitest';
+import { byteElementStrings, type PackedBytes } from '../../src/core/index.js';
 import type { SequenceControl, SequenceStateSpec } from '../../src/repository/sequence-batching.js';
 import { controlTensor, stackStates, unstackState } from '../../src/scheduler/sequence-tensors.js';
 
@@ -24,7 +25,7 @@ describe('controlTensor', () => {
     expect(controlTensor(control('CONTROL_SEQUENCE_CORRID', 'UINT64'), rows, true).data).toEqual(BigUint64Array.from([7n, 12345678901n]));
     expect(controlTensor(control('CONTROL_SEQUENCE_CORRID', 'INT32'), rows.slice(0, 1), true).data).toEqual(Int32Array.from([7]));
     const strings = controlTensor(control('CONTROL_SEQUENCE_CORRID', 'BYTES'), [...rows, { start: false, end: false, id: 'abc' }], true);
-    expect((strings.data as Uint8Array[]).map((b) => new TextDecoder().decode(b))).toEqual(['7', '12345678901', 'abc']);
+    expect(byteElementStrings(strings.data as PackedBytes)).toEqual(['7', '12345678901', 'abc']);
   });
 });
 

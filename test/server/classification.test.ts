@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { byteElementStrings, type PackedBytes } from '../../src/core/index.js';
 import { classify } from '../../src/server/classification.js';
 import { bytesOf, postBinary, unpackStrings } from '../helpers/binary-http.js';
 import { grpc, InferenceClient } from '../helpers/grpc-client.js';
@@ -143,9 +144,7 @@ describe('label files', () => {
 describe('ranking', () => {
   it('orders equal scores by index, NaN last, and formats each datatype as Triton does', () => {
     const strings = (datatype: 'FP64' | 'INT64' | 'UINT8' | 'FP16', data: ArrayLike<unknown>) =>
-      (classify({ name: 'Y', datatype, shape: [data.length], data: data as never }, 3, false, undefined).data as Uint8Array[]).map((s) =>
-        Buffer.from(s).toString(),
-      );
+      byteElementStrings(classify({ name: 'Y', datatype, shape: [data.length], data: data as never }, 3, false, undefined).data as PackedBytes);
     expect(strings('FP64', Float64Array.from([NaN, 1, 1, -Infinity]))).toEqual(['1.000000:1', '1.000000:2', '-inf:3']);
     expect(strings('INT64', BigInt64Array.from([9007199254740993n, -1n]))).toEqual(['9007199254740993:0', '-1:1']);
     expect(strings('UINT8', Uint8Array.from([200, 255, 0]))).toEqual(['255:1', '200:0', '0:2']);

@@ -1,6 +1,6 @@
 /** The gRPC inference codec on its own: protobuf bytes → InferenceRequest, InferenceResponse → protobuf bytes. */
 import { describe, expect, it } from 'vitest';
-import { InferenceError, type InferenceResponse } from '../../src/core/index.js';
+import { byteElementStrings, InferenceError, packBytes, type InferenceResponse, type PackedBytes } from '../../src/core/index.js';
 import { messageType } from '../../src/server/grpc/grpc-messages.js';
 import { decodeModelInferRequest, encodeModelInferResponse, encodeStreamInferError } from '../../src/server/grpc/infer-codec.js';
 import { SharedMemoryManager } from '../../src/server/shared-memory/index.js';
@@ -43,7 +43,7 @@ describe('typed contents', () => {
 
   it('BYTES elements are copied out of the message', () => {
     const request = decode(input('BYTES', [2], { bytes_contents: [Buffer.from('ab'), Buffer.from('')] }));
-    expect((request.inputs[0].data as Uint8Array[]).map((b) => Buffer.from(b).toString())).toEqual(['ab', '']);
+    expect(byteElementStrings(request.inputs[0].data as PackedBytes)).toEqual(['ab', '']);
   });
 
   it('refuses values outside a narrow integer type, naming the position', () => {
@@ -178,7 +178,7 @@ describe('responses', () => {
     parameters: { sequence_id: 4, ok: true, ratio: 0.5, who: 'me' },
     outputs: [
       { name: 'F', datatype: 'FP32', shape: [1, 2], data: Float32Array.from([1.5, -2]) },
-      { name: 'S', datatype: 'BYTES', shape: [2], data: [Buffer.from('hi'), Buffer.from('')] },
+      { name: 'S', datatype: 'BYTES', shape: [2], data: packBytes(['hi', '']) },
     ],
   };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bf16Bits, fp16Bits, InferenceError, type Datatype, type Tensor } from '../../src/core/index.js';
+import { bf16Bits, fp16Bits, InferenceError, packBytes, storedElementCount, type Datatype, type Tensor } from '../../src/core/index.js';
 import { inputDataNumberTokens } from '../../src/server/http/exact-integer-scanner.js';
 import { decodeJsonData, encodeJsonData } from '../../src/server/http/json-infer-codec.js';
 
@@ -109,10 +109,10 @@ describe('JSON data: the other types', () => {
       ['INT32', Int32Array.from([-2147483648, 2147483647])],
       ['FP32', Float32Array.from([0.1, -3.4028234663852886e38, 1.401298464324817e-45])],
       ['FP64', Float64Array.from([Math.PI, -Number.MAX_VALUE, Number.MIN_VALUE])],
-      ['BYTES', ['', 'héllo', '🌊'].map((s) => new TextEncoder().encode(s))],
+      ['BYTES', packBytes(['', 'héllo', '🌊'])],
     ];
     for (const [datatype, data] of samples) {
-      const length = (data as ArrayLike<unknown>).length;
+      const length = storedElementCount(data);
       expect(decodeText(datatype, [length], encodeJsonData(tensor(datatype, data))), datatype).toEqual(data);
     }
   });

@@ -86,6 +86,8 @@ describe('HTTP restricted APIs', () => {
     expect(httpRestrictedCategory('/v2/models/infer')).toBe('metadata');
     expect(httpRestrictedCategory('/v2/models/m/versions/2')).toBe('metadata');
     expect(httpRestrictedCategory('/v2/models/m/infer')).toBe('inference');
+    expect(httpRestrictedCategory('/v2/models/m/generate')).toBe('inference');
+    expect(httpRestrictedCategory('/v2/models/m/versions/1/generate_stream')).toBe('inference');
     expect(httpRestrictedCategory('/v2/models/m/config')).toBe('model-config');
     expect(httpRestrictedCategory('/v2/models/stats')).toBe('statistics');
     expect(httpRestrictedCategory('/v2/models/m/versions/1/stats')).toBe('statistics');

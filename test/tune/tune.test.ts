@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../src/repository/model-config.js';
-import { runTune, toPbtxt, tuneHtmlReport, type TuneOptions } from '../../src/tune/index.js';
+import { bestMeasurement, runTune, toPbtxt, tuneHtmlReport, type Measurement, type TuneOptions } from '../../src/tune/index.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,31 @@ describe('nereid tune flags', () => {
     const grpc = tuneArgs(['-m', 'mlp', '-i', 'grpc', '--objective', 'perf_latency_p99']);
     if (!grpc.help) expect(grpc.options).toMatchObject({ protocol: 'grpc', url: 'localhost:8001', objective: 'latency' });
     expect(() => tuneArgs(['-m', 'mlp', '--concurrency-range', '1,x'])).toThrow(/--concurrency-range/);
+  });
+});
+
+describe('choosing the winner', () => {
+  const measured = (maxBatchSize: number, throughput: number, windowMs: number, feasible = true): Measurement => ({
+    candidate: { maxBatchSize, dynamicBatching: false, preferredBatchSize: 0, maxQueueDelayUs: 0, instanceCount: 1, intraOpThreads: 1 },
+    key: `mbs=${maxBatchSize}`,
+    objective: 'throughput',
+    throughput,
+    p99Ms: 1,
+    concurrency: 4,
+    feasible,
+    measuredSeconds: windowMs / 1000,
+    windowMs,
+  });
+
+  it('a candidate measured only with a short window does not beat the full-window finalists', () => {
+    const winner = bestMeasurement([measured(1, 9000, 100), measured(4, 5000, 100), measured(8, 4000, 100), measured(4, 5200, 1000), measured(8, 4100, 1000)], 1000, 'throughput');
+    expect(winner?.key).toBe('mbs=4');
+  });
+
+  it('without any full-window measurement the best of the longest per candidate wins; infeasible ones never do', () => {
+    expect(bestMeasurement([measured(1, 9000, 100), measured(4, 5000, 100), measured(4, 5100, 300)], 1000, 'throughput')?.key).toBe('mbs=1');
+    expect(bestMeasurement([measured(1, 9000, 1000, false), measured(4, 5000, 1000)], 1000, 'throughput')?.key).toBe('mbs=4');
+    expect(bestMeasurement([measured(1, 9000, 1000, false)], 1000, 'throughput')).toBeUndefined();
   });
 });
 

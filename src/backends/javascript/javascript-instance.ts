@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { datatypeFromConfig } from '../../core/index.js';
-import type { ConfiguredTensor, InstanceOptions, ModelInstance, TensorSignature } from '../backend.js';
+import type { BackendModelConfig, ConfiguredTensor, InstanceOptions, ModelInstance, TensorSignature } from '../backend.js';
 import { WorkerInstance } from '../worker-instance.js';
 import type { InitializeArgs } from './model-api.js';
 import type { ModelWorkerData } from './model-worker-data.js';
@@ -13,6 +13,25 @@ function signatureOf(tensors: readonly ConfiguredTensor[], batching: boolean): T
     nativeType: t.data_type,
     shape: batching ? [-1, ...t.dims] : [...t.dims],
   }));
+}
+
+/**
+ * The tensors of a sequence model that its configuration lists only under
+ * sequence_batching: each control input (one value per request, of the type its
+ * false/true values or CORRID data_type give) and each implicit state, in and out.
+ */
+function sequenceTensors(config: BackendModelConfig): { inputs: ConfiguredTensor[]; outputs: ConfiguredTensor[] } {
+  const batching = config.sequence_batching;
+  if (!batching) return { inputs: [], outputs: [] };
+  const controls = batching.control_input.flatMap(({ name, control: [control] }) => {
+    if (!control) return [];
+    const type = control.int32_false_true.length > 0 ? 'TYPE_INT32' : control.fp32_false_true.length > 0 ? 'TYPE_FP32' : control.bool_false_true.length > 0 ? 'TYPE_BOOL' : control.data_type;
+    return [{ name, data_type: type, dims: [1] }];
+  });
+  return {
+    inputs: [...controls, ...batching.state.map((s) => ({ name: s.input_name, data_type: s.data_type, dims: s.dims }))],
+    outputs: batching.state.map((s) => ({ name: s.output_name, data_type: s.data_type, dims: s.dims })),
+  };
 }
 
 /** How long one execute() may take unless the config parameter `execute_timeout_ms` says otherwise. */
@@ -38,6 +57,7 @@ export function loadJavaScriptInstance(options: InstanceOptions): Promise<ModelI
     return Promise.reject(err);
   }
   const batching = config.max_batch_size > 0;
+  const sequence = sequenceTensors(config);
   const initializeArgs: InitializeArgs = {
     modelName: options.modelName,
     modelVersion: options.version,
@@ -48,7 +68,10 @@ export function loadJavaScriptInstance(options: InstanceOptions): Promise<ModelI
   const workerData: ModelWorkerData = {
     modelPath: options.modelPath,
     initializeArgs,
-    signature: { inputs: signatureOf(config.input, batching), outputs: signatureOf(config.output, batching) },
+    signature: {
+      inputs: signatureOf([...config.input, ...sequence.inputs], batching),
+      outputs: signatureOf([...config.output, ...sequence.outputs], batching),
+    },
     batching,
     decoupled: config.model_transaction_policy?.decoupled === true,
   };

@@ -25,7 +25,7 @@
  * any model of the server, through that model's scheduler (so it is batched with other
  * requests to it), and resolves with its outputs or rejects with its error.
  */
-import type { Datatype, ErrorCode, Parameters, TensorData } from '../../core/index.js';
+import type { Datatype, ErrorCode, NumericArray, PackedBytes, Parameters, TensorData } from '../../core/index.js';
 
 export interface InitializeArgs {
   modelName: string;
@@ -39,15 +39,20 @@ export interface InitializeArgs {
 
 /**
  * An input as the model sees it. Numeric data is a typed array (BOOL as 0/1 bytes,
- * FP16 and BF16 as raw 16-bit patterns) viewing the batch's buffer; BYTES data is an
- * array of byte strings.
+ * FP16 and BF16 as raw 16-bit patterns) viewing the batch's buffer. BYTES data is an
+ * array of byte strings (Uint8Array views on one buffer, made when `data` is first
+ * read), and `packed` holds the same elements packed in that one buffer: a model that
+ * handles millions of elements can read `packed` (and return it as an output's data)
+ * without making an object per element.
  */
 export interface ModelTensor {
   name: string;
   datatype: Datatype;
   /** With the request's own batch dimension first when the model batches. */
   shape: number[];
-  data: TensorData;
+  data: NumericArray | Uint8Array[];
+  /** BYTES only: the elements, each a 4-byte little-endian length then its bytes, back to back. */
+  packed?: PackedBytes;
 }
 
 export interface ModelRequest {
@@ -82,17 +87,26 @@ export interface ResponseSender {
   send(response: ModelResponse | undefined, options?: SendOptions): void;
   /** True once the final response was sent (or the request was ended by an error). */
   readonly closed: boolean;
+  /**
+   * Whether the client has gone away (gRPC stream cancelled or closed by the client's
+   * side, HTTP disconnect), as Triton's Python backend's `response_sender.is_cancelled()`;
+   * the same as the request's isCancelled(), and valid after execute() returned, until
+   * the final response. A model that streams should stop and send its final flag: what it
+   * sends to a cancelled request reaches nobody.
+   */
+  isCancelled(): boolean;
 }
 
 /**
  * An output as execute() returns it. `datatype` defaults to the configured one; `data`
  * may be a typed array of the datatype's storage type or a plain array of numbers,
- * booleans (BOOL) or strings (BYTES).
+ * booleans (BOOL), or for BYTES an array of strings and Uint8Arrays or PackedBytes (an
+ * input's `packed`, say).
  */
 export interface ModelOutputTensor {
   datatype?: Datatype;
   shape: number[];
-  data: TensorData | ArrayLike<number | boolean | bigint> | string[];
+  data: TensorData | ArrayLike<number | boolean | bigint> | Array<string | Uint8Array>;
 }
 
 /**

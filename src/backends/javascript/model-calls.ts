@@ -3,10 +3,11 @@
  * 'call' messages to the main thread, which passes them to the called model's
  * scheduler; the answers come back as 'call-result' commands.
  */
-import { elementCount, isDatatype, type Datatype, type Tensor } from '../../core/index.js';
+import { elementCount, isDatatype, isPackedBytes, storedElementCount, type Datatype, type Tensor } from '../../core/index.js';
 import type { Outbox } from '../outbox.js';
 import { transferList, type CallOutcome, type CallRequest, type WorkerReply } from '../worker-protocol.js';
 import type { ModelInferError, ModelInferRequest, ModelInferResponse, ModelOutputTensor } from './model-api.js';
+import { modelTensor } from './model-requests.js';
 import { tensorStorage } from './model-responses.js';
 
 /** The datatype a typed array says by itself; the ambiguous ones (Uint8Array, Uint16Array) say the plain integer type. */
@@ -31,6 +32,7 @@ function datatypeOf(label: string, value: ModelOutputTensor): Datatype {
   const implied = ArrayBuffer.isView(value.data) ? DATATYPE_OF_ARRAY.get(value.data.constructor) : undefined;
   if (implied) return implied;
   if (Array.isArray(value.data) && value.data.every((element) => typeof element === 'string')) return 'BYTES';
+  if (isPackedBytes(value.data)) return 'BYTES';
   throw new TypeError(`${label}: give its datatype: its data (${Array.isArray(value.data) ? 'an array' : typeof value.data}) does not say it`);
 }
 
@@ -47,7 +49,8 @@ function inputTensor(model: string, name: string, value: unknown): Tensor {
   } catch (err) {
     throw new TypeError((err as Error).message);
   }
-  if (data.length !== elementCount(shape)) throw new TypeError(`${label} has ${data.length} values but shape [${shape.join(',')}] needs ${elementCount(shape)}`);
+  const count = storedElementCount(data);
+  if (count !== elementCount(shape)) throw new TypeError(`${label} has ${count} values but shape [${shape.join(',')}] needs ${elementCount(shape)}`);
   return { name, datatype, shape: [...shape], data };
 }
 
@@ -119,7 +122,7 @@ export class ModelCalls {
     const answer: ModelInferResponse = {
       model: response.model,
       version: response.version,
-      outputs: Object.fromEntries(response.outputs.map((o) => [o.name, { name: o.name, datatype: o.datatype, shape: o.shape, data: o.data }])),
+      outputs: Object.fromEntries(response.outputs.map((o) => [o.name, modelTensor(o.name, o.datatype, o.shape, o.data)])),
     };
     if (response.id !== undefined) answer.id = response.id;
     pending.resolve(answer);

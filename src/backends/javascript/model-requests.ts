@@ -1,16 +1,36 @@
-import { elementCount, type NumericArray } from '../../core/index.js';
+import { byteElementViews, elementCount, isPackedBytes, splitByteElements, type Datatype, type PackedBytes, type TensorData } from '../../core/index.js';
 import type { ExecutionBatch } from '../backend.js';
 import type { ModelRequest, ModelTensor } from './model-api.js';
 
+/** A tensor as model.js sees it (see ModelTensor): BYTES elements as views made on first read of `data`. */
+export function modelTensor(name: string, datatype: Datatype, shape: number[], data: TensorData): ModelTensor {
+  if (!isPackedBytes(data)) return { name, datatype, shape, data };
+  let views: Uint8Array[] | undefined;
+  return {
+    name,
+    datatype,
+    shape,
+    packed: data,
+    get data() {
+      views ??= byteElementViews(data);
+      return views;
+    },
+    set data(value) {
+      views = value as Uint8Array[];
+    },
+  };
+}
+
 /**
  * Cuts a batch back into the requests it was made of, as model.js sees them: each
- * request's inputs are views on the batch's buffers (BYTES: slices of its array), so
- * nothing is copied. Without batching, a batch holds exactly one request.
+ * request's inputs are views on the batch's buffers, so nothing is copied. Without
+ * batching, a batch holds exactly one request.
  */
 export function modelRequests(batch: ExecutionBatch, batching: boolean): ModelRequest[] {
   if (!batching) {
     const [only] = batch.requests;
-    return [request(only, Object.fromEntries(batch.inputs.map((input) => [input.name, input as ModelTensor])), batch.cancelled, 0)];
+    const inputs = batch.inputs.map((input) => modelTensor(input.name, input.datatype, input.shape, input.data));
+    return [request(only, Object.fromEntries(inputs.map((input) => [input.name, input])), batch.cancelled, 0)];
   }
   const rowOffsets: number[] = [];
   let row = 0;
@@ -22,11 +42,12 @@ export function modelRequests(batch: ExecutionBatch, batching: boolean): ModelRe
   for (const input of batch.inputs) {
     const itemShape = input.shape.slice(1);
     const rowElements = elementCount(itemShape);
+    const { data } = input;
+    const byteParts = isPackedBytes(data) ? splitByteElements(data, batch.requests.map((info) => info.rows * rowElements)) : undefined;
     batch.requests.forEach((info, k) => {
       const start = rowOffsets[k] * rowElements;
-      const end = start + info.rows * rowElements;
-      const data = Array.isArray(input.data) ? input.data.slice(start, end) : (input.data as NumericArray).subarray(start, end);
-      requests[k].inputs[input.name] = { name: input.name, datatype: input.datatype, shape: [info.rows, ...itemShape], data };
+      const part = byteParts ? byteParts[k] : (data as Exclude<TensorData, PackedBytes>).subarray(start, start + info.rows * rowElements);
+      requests[k].inputs[input.name] = modelTensor(input.name, input.datatype, [info.rows, ...itemShape], part);
     });
   }
   return requests;

@@ -1,8 +1,6 @@
-import { ERROR_STATUS, elementCount, isDatatype, typedArrayFor, type Datatype, type ErrorCode, type NumericArray, type Tensor } from '../../core/index.js';
+import { ERROR_STATUS, elementCount, isDatatype, isPackedBytes, packBytes, packedBytesFromRaw, storedElementCount, typedArrayFor, type Datatype, type ErrorCode, type NumericArray, type Tensor } from '../../core/index.js';
 import type { RequestOutcome, TensorSignature } from '../backend.js';
 import type { ModelOutputTensor } from './model-api.js';
-
-const utf8Encoder = new TextEncoder();
 
 class ResponseError extends Error {}
 
@@ -15,12 +13,21 @@ const describe = (value: unknown) => (Array.isArray(value) ? `an array of ${valu
  */
 export function tensorStorage(label: string, datatype: Datatype, data: unknown): Tensor['data'] {
   if (datatype === 'BYTES') {
-    if (!Array.isArray(data)) throw new ResponseError(`${label}: BYTES data must be an array of strings or Uint8Arrays, got ${describe(data)}`);
-    return data.map((element, i) => {
-      if (typeof element === 'string') return utf8Encoder.encode(element);
-      if (element instanceof Uint8Array) return element;
-      throw new ResponseError(`${label}: element ${i} is ${describe(element)}, not a string or Uint8Array`);
+    // Checked and copied, as typed arrays are below: the model may keep its buffer.
+    if (isPackedBytes(data)) {
+      try {
+        return packedBytesFromRaw(label, [data.count], data.count, data.bytes);
+      } catch (err) {
+        throw new ResponseError((err as Error).message);
+      }
+    }
+    if (!Array.isArray(data)) throw new ResponseError(`${label}: BYTES data must be an array of strings or Uint8Arrays, or PackedBytes, got ${describe(data)}`);
+    data.forEach((element, i) => {
+      if (typeof element !== 'string' && !(element instanceof Uint8Array)) {
+        throw new ResponseError(`${label}: element ${i} is ${describe(element)}, not a string or Uint8Array`);
+      }
     });
+    return packBytes(data as Array<string | Uint8Array>);
   }
   const Type = typedArrayFor(datatype);
   // A copy even of a typed array of the right type: the model may keep and reuse its
@@ -59,8 +66,8 @@ function outputTensor(name: string, value: unknown, configured: TensorSignature 
     if (err instanceof ResponseError) throw err;
     throw new ResponseError(`output '${name}': cannot convert data to ${datatype}: ${(err as Error).message}`);
   }
-  if (data.length !== elementCount(shape)) {
-    throw new ResponseError(`output '${name}' has ${data.length} values but shape [${shape.join(',')}] needs ${elementCount(shape)}`);
+  if (storedElementCount(data) !== elementCount(shape)) {
+    throw new ResponseError(`output '${name}' has ${storedElementCount(data)} values but shape [${shape.join(',')}] needs ${elementCount(shape)}`);
   }
   return { name, datatype, shape: [...shape], data };
 }

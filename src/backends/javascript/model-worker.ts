@@ -50,7 +50,9 @@ async function load(): Promise<HostedInstance> {
         rows: batch.requests.map((r) => (init.batching ? r.rows : undefined)),
         requestedOutputs: batch.requests.map((r) => r.outputNames),
       };
-      const decoupled = init.decoupled ? new ExecutionResponses(executionId, responseContext, toMainThread()) : undefined;
+      const decoupled = init.decoupled
+        ? new ExecutionResponses(executionId, responseContext, toMainThread(), requests.map((request) => () => request.isCancelled()))
+        : undefined;
       if (decoupled) requests.forEach((request, k) => (request.responseSender = decoupled.senders[k]));
       const executeStart = nowNs();
       let returned: unknown;

@@ -15,10 +15,15 @@ class RequestResponseSender implements ResponseSender {
   constructor(
     private readonly execution: ExecutionResponses,
     private readonly index: number,
+    private readonly cancelled: () => boolean,
   ) {}
 
   get closed(): boolean {
     return this.ended;
+  }
+
+  isCancelled(): boolean {
+    return this.cancelled();
   }
 
   send(response: ModelResponse | undefined, options: SendOptions = {}): void {
@@ -44,8 +49,10 @@ export class ExecutionResponses {
     private readonly executionId: number,
     private readonly context: ResponseContext,
     private readonly toMainThread: Outbox<WorkerReply>,
+    /** Whether each request's client has gone away. */
+    cancelled: readonly (() => boolean)[],
   ) {
-    this.senders = context.rows.map((_, k) => new RequestResponseSender(this, k));
+    this.senders = context.rows.map((_, k) => new RequestResponseSender(this, k, cancelled[k]));
   }
 
   /** A response need not hold every row of its request (one response per row is common), so rows are not checked. */

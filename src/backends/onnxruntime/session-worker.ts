@@ -5,15 +5,13 @@
 import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { ExecutionBatch, ExecutionTiming, TensorSignature } from '../backend.js';
-import { steadyNowNs as nowNs, type Tensor } from '../../core/index.js';
+import { byteElementStrings, packBytes, steadyNowNs as nowNs, type PackedBytes, type Tensor } from '../../core/index.js';
 import { hostInstance, type HostedInstance } from '../worker-host.js';
 import { transferList } from '../worker-protocol.js';
 import { datatypeOfOrtType, explainLoadError, ortTypeOf } from './onnx-types.js';
 import type { SessionWorkerData } from './session-options.js';
 
 const init = workerData as SessionWorkerData;
-const utf8Decoder = new TextDecoder();
-const utf8Encoder = new TextEncoder();
 
 function signatureOf(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] {
   return metadata.map((value) => {
@@ -31,8 +29,8 @@ function toOrt(tensor: Tensor): ort.Tensor {
   const type = ortTypeOf(tensor.datatype);
   if (type === undefined) throw new Error(`input '${tensor.name}': datatype ${tensor.datatype} is not supported by onnxruntime`);
   if (tensor.datatype === 'BYTES') {
-    const strings = (tensor.data as Uint8Array[]).map((bytes) => utf8Decoder.decode(bytes));
-    return new ort.Tensor('string', strings, tensor.shape);
+    // onnxruntime-node holds strings as JavaScript strings: this is where BYTES stop being byte-exact.
+    return new ort.Tensor('string', byteElementStrings(tensor.data as PackedBytes), tensor.shape);
   }
   return new ort.Tensor(type as 'float32', tensor.data as Float32Array, tensor.shape);
 }
@@ -42,7 +40,7 @@ function fromOrt(name: string, tensor: ort.Tensor): Tensor {
   if (datatype === undefined) throw new Error(`output '${name}': onnxruntime type ${tensor.type} has no KServe datatype`);
   const shape = tensor.dims.map(Number);
   if (datatype === 'BYTES') {
-    return { name, datatype, shape, data: (tensor.data as string[]).map((s) => utf8Encoder.encode(s)) };
+    return { name, datatype, shape, data: packBytes(tensor.data as string[]) };
   }
   return { name, datatype, shape, data: tensor.data as Float32Array };
 }

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { InferenceError } from '../../core/index.js';
+import { InferenceError, type PackedBytes } from '../../core/index.js';
 
 /** protobufjs decodes 64-bit fields as Long objects (the `long` package is installed) and encodes numbers too. */
 export type Int64 = number | protobuf.Long;
@@ -29,7 +29,8 @@ export interface InferTensorContentsMessage {
   uint64_contents: Int64[];
   fp32_contents: number[];
   fp64_contents: number[];
-  bytes_contents: Uint8Array[];
+  /** Not decoded by protobufjs: parseModelInferRequest reads it from the wire (see bytes-contents.ts). */
+  bytes_contents: PackedBytes;
 }
 
 export interface InferInputTensorMessage {
@@ -57,15 +58,38 @@ export interface ModelInferRequestMessage {
 
 let root: protobuf.Root | undefined;
 
+function loadProtocol(): protobuf.Root {
+  // Three levels below the package root both as src/server/grpc/*.ts and as dist/server/grpc/*.js.
+  const file = fileURLToPath(new URL('../../../proto/grpc_service.proto', import.meta.url));
+  return new protobuf.Root().loadSync(file, { keepCase: true });
+}
+
 /** The parsed proto/grpc_service.proto (with model_config.proto), loaded on first use. */
 export function protocolRoot(): protobuf.Root {
   if (!root) {
-    // Three levels below the package root both as src/server/grpc/*.ts and as dist/server/grpc/*.js.
-    const file = fileURLToPath(new URL('../../../proto/grpc_service.proto', import.meta.url));
-    root = new protobuf.Root().loadSync(file, { keepCase: true });
+    root = loadProtocol();
     root.resolveAll();
   }
   return root;
+}
+
+let requestWithoutBytesContents: protobuf.Type | undefined;
+
+/**
+ * ModelInferRequest as decoded for inference: InferTensorContents without its
+ * bytes_contents field, which protobufjs then skips as unknown rather than making one
+ * Buffer per element (bytes-contents.ts reads it). A root of its own, so that every
+ * other use of the messages keeps the field.
+ */
+export function modelInferRequestWithoutBytesContents(): protobuf.Type {
+  if (!requestWithoutBytesContents) {
+    const lean = loadProtocol();
+    const contents = lean.lookupType('inference.InferTensorContents');
+    contents.remove(contents.fields['bytes_contents']);
+    lean.resolveAll();
+    requestWithoutBytesContents = lean.lookupType('inference.ModelInferRequest');
+  }
+  return requestWithoutBytesContents;
 }
 
 const types = new Map<string, protobuf.Type>();
@@ -90,10 +114,10 @@ export function encodeMessage(typeName: string, value: object): Buffer {
   return messageType(typeName).encode(value).finish() as Buffer;
 }
 
-/** Wire bytes as a message of `typeName`; bytes that do not parse are the client's error (INVALID_ARG). */
-export function decodeMessage<T>(typeName: string, bytes: Uint8Array): T {
+/** Wire bytes as a message of `typeName` (or of `type`, a variant of it); bytes that do not parse are the client's error (INVALID_ARG). */
+export function decodeMessage<T>(typeName: string, bytes: Uint8Array, type: protobuf.Type = messageType(typeName)): T {
   try {
-    return messageType(typeName).decode(bytes) as unknown as T;
+    return type.decode(bytes) as unknown as T;
   } catch (err) {
     throw new InferenceError('INVALID_ARG', `the request is not a valid ${typeName} message: ${(err as Error).message}`);
   }

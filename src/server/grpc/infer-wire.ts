@@ -6,8 +6,10 @@
  * proto/grpc_service.proto. Responses stay with protobufjs: a field-by-field writer
  * measured no faster (bench/grpc-codec.ts, bench/RESULTS.md).
  */
+import type protobuf from 'protobufjs';
 import {
   messageType,
+  modelInferRequestWithoutBytesContents,
   type InferInputTensorMessage,
   type InferParameterMessage,
   type InferRequestedOutputTensorMessage,
@@ -147,6 +149,14 @@ function readShape(reader: WireReader, tag: number, shape: number[]): void {
   }
 }
 
+let leanContents: protobuf.Type | undefined;
+
+/** InferTensorContents without its bytes_contents field. */
+function leanContentsType(): protobuf.Type {
+  leanContents ??= modelInferRequestWithoutBytesContents().lookupType('inference.InferTensorContents');
+  return leanContents;
+}
+
 function readInput(reader: WireReader): InferInputTensorMessage {
   const start = reader.delimited();
   const sub = new WireReader(reader.buf, start, reader.pos);
@@ -172,7 +182,8 @@ function readInput(reader: WireReader): InferInputTensorMessage {
         break;
       case 5:
         expectWireType(tag, LENGTH_DELIMITED, 'inputs.contents', sub);
-        input.contents = messageType('InferTensorContents').decode(sub.bytes()) as unknown as InferTensorContentsMessage;
+        // bytes_contents is left to bytes-contents.ts, which packs the elements (see parseModelInferRequest).
+        input.contents = leanContentsType().decode(sub.bytes()) as unknown as InferTensorContentsMessage;
         break;
       default:
         sub.skip(tag & 7);

@@ -1,7 +1,6 @@
 /** InferTensorContents, the typed (non-raw) form of a tensor's values → tensor storage. */
 import {
   elementCount,
-  packedByteElements,
   InferenceError,
   type Datatype,
   type TensorData,
@@ -41,9 +40,13 @@ const NARROW_RANGE: Partial<Record<Datatype, [number, number]>> = {
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
+function valueCount(contents: InferTensorContentsMessage, field: ContentsField): number {
+  return field === 'bytes_contents' ? contents.bytes_contents.count : contents[field].length;
+}
+
 /** True when any field of `contents` holds values: what Triton calls "has contents". */
 export function hasContents(contents: InferTensorContentsMessage | null | undefined): contents is InferTensorContentsMessage {
-  return !!contents && CONTENTS_FIELDS.some((field) => contents[field].length > 0);
+  return !!contents && CONTENTS_FIELDS.some((field) => valueCount(contents, field) > 0);
 }
 
 function checkRange(name: string, datatype: Datatype, values: readonly number[]): void {
@@ -71,16 +74,16 @@ export function tensorDataFromContents(
     throw invalid(`input '${name}': ${datatype} has no typed contents field; send its values in raw_input_contents`);
   }
   for (const other of CONTENTS_FIELDS) {
-    if (other !== field && contents[other].length > 0) {
+    if (other !== field && valueCount(contents, other) > 0) {
       throw invalid(
         `unexpected explicit tensor data for input tensor '${name}' for model '${model}' in '${other}'; datatype '${datatype}' takes its values in '${field}'`,
       );
     }
   }
   const expected = elementCount(shape);
-  const values = contents[field];
-  if (values.length !== expected) {
-    throw invalid(`input '${name}': expected ${expected} values for shape [${shape.join(',')}], got ${values.length} in '${field}'`);
+  const count = valueCount(contents, field);
+  if (count !== expected) {
+    throw invalid(`input '${name}': expected ${expected} values for shape [${shape.join(',')}], got ${count} in '${field}'`);
   }
   switch (datatype) {
     case 'BOOL':
@@ -110,7 +113,7 @@ export function tensorDataFromContents(
     case 'FP64':
       return Float64Array.from(contents.fp64_contents);
     default:
-      // BYTES: copies, as views would keep the whole received message alive.
-      return packedByteElements(contents.bytes_contents);
+      // BYTES: already packed into a buffer of their own as the message was read.
+      return contents.bytes_contents;
   }
 }

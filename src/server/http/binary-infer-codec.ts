@@ -10,6 +10,7 @@ import {
   byteSize,
   datatypeFromConfig,
   InferenceError,
+  packBytes,
   tensorDataFromBytes,
   type Datatype,
   type InferenceRequest,
@@ -65,7 +66,7 @@ export function decodeRawInferRequest(bytes: Uint8Array, model: string, version:
     if (variable.length > 0 || fixedCount !== 1) {
       throw invalid(`For BYTE datatype raw input '${input.name}', the model must have input shape [1] (model '${model}' has [${input.dims.join(',')}])`);
     }
-    data = [new Uint8Array(bytes)];
+    data = packBytes([bytes]);
   } else {
     const rowBytes = fixedCount * byteSize(datatype);
     if (variable.length === 1) {

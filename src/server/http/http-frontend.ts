@@ -11,6 +11,7 @@ import { restrictionFailure, type ApiRestrictions } from '../restricted-apis.js'
 import { INFERENCE_HEADER_CONTENT_LENGTH } from './binary-infer-codec.js';
 import { decodeBody, encodeBody, requestCoding, responseCoding } from './content-coding.js';
 import { decodeInferRequest } from './infer-request-decoder.js';
+import { serveGenerate, serveGenerateStream } from './generate-endpoint.js';
 import { encodeInferResponse } from './infer-response-encoder.js';
 import { readBody } from './request-body.js';
 import { httpRestrictedCategory } from './restricted-routes.js';
@@ -38,6 +39,8 @@ export interface HttpFrontendOptions {
 class Exchange {
   aborted = false;
   answered = false;
+  /** beginStream() wrote the status: the body follows in chunks. */
+  private streaming = false;
   private cancellation: Cancellation | undefined;
 
   constructor(
@@ -63,7 +66,7 @@ class Exchange {
     closeConnection = false,
     headers: ReadonlyArray<readonly [string, string]> = [],
   ): void {
-    if (this.aborted || this.answered) return;
+    if (this.aborted || this.answered || this.streaming) return;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status));
       if (body.length > 0) this.res.writeHeader('Content-Type', contentType);
@@ -80,6 +83,28 @@ class Exchange {
   sendError(err: unknown, closeConnection = false): void {
     const error = toInferenceError(err);
     this.send(ERROR_STATUS[error.code].http, JSON.stringify({ error: error.message }), 'application/json', closeConnection);
+  }
+
+  /** Begins an answer whose body follows in chunks (Server-Sent Events); endStream() ends it. */
+  beginStream(status: number, contentType: string): void {
+    if (this.aborted || this.answered || this.streaming) return;
+    this.streaming = true;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status));
+      this.res.writeHeader('Content-Type', contentType);
+      this.res.writeHeader('Cache-Control', 'no-cache');
+    });
+  }
+
+  writeChunk(text: string): void {
+    if (this.aborted || this.answered || !this.streaming) return;
+    this.res.cork(() => this.res.write(text));
+  }
+
+  endStream(): void {
+    if (this.aborted || this.answered || !this.streaming) return;
+    this.res.cork(() => this.res.end());
+    this.finish();
   }
 
   private finish(): void {
@@ -296,6 +321,16 @@ export class HttpFrontend {
     modelRoute('/infer', (path, v) =>
       app.post(path, this.handle((ex, req) => this.infer(ex, req, ...params(req, v)))),
     );
+    // The generate extension; a failure before the first event is a plain JSON error.
+    const generateRoute = (suffix: string, serve: typeof serveGenerate) =>
+      modelRoute(suffix, (path, v) =>
+        app.post(path, this.handle((ex, req) => {
+          const [model, version] = params(req, v);
+          this.withJsonBody(ex, req, (body) => void serve(ex, dp, model, version, body).catch((err) => ex.sendError(err)));
+        })),
+      );
+    generateRoute('/generate', serveGenerate);
+    generateRoute('/generate_stream', serveGenerateStream);
 
     // Statistics, logging and trace extensions. uWS matches the fixed `/v2/models/stats`
     // before `/v2/models/:model`, as Triton does (a model named "stats" has no metadata route).

@@ -8,21 +8,22 @@ import {
   allocateTensorData,
   bf16Bits,
   bf16Value,
+  byteElementStrings,
   elementCount,
   fp16Bits,
   fp16Value,
   InferenceError,
   overflowsBf16,
   overflowsFp16,
+  PackedBytesWriter,
   type Datatype,
   type NumericArray,
+  type PackedBytes,
   type Tensor,
   type TensorData,
 } from '../../core/index.js';
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder();
 
 type IntegerDatatype = 'UINT8' | 'UINT16' | 'UINT32' | 'INT8' | 'INT16' | 'INT32';
 
@@ -58,10 +59,10 @@ function describe(value: unknown): string {
   return text.length > 64 ? `${text.slice(0, 64)}…` : text;
 }
 
-/** Makes a checked setter that stores element i of a tensor. */
+/** Makes a checked setter that stores element i of a tensor (BYTES: appends it; elements come in order). */
 function elementWriter(
   datatype: Datatype,
-  data: TensorData,
+  data: NumericArray | PackedBytesWriter,
   inputName: string,
   exactTokens: ExactNumberTokens | undefined,
 ): (value: unknown, index: number) => void {
@@ -91,10 +92,10 @@ function elementWriter(
       };
     }
     case 'BYTES': {
-      const strings = data as Uint8Array[];
+      const strings = data as PackedBytesWriter;
       return (value, i) => {
         if (typeof value !== 'string') throw fail(value, i, 'a string as BYTES requires');
-        strings[i] = utf8Encoder.encode(value);
+        strings.addString(value);
       };
     }
     case 'INT64':
@@ -154,7 +155,8 @@ export function decodeJsonData(
   if (count !== expected) {
     throw invalid(`input '${name}': expected ${expected} values for shape [${shape.join(',')}], got ${count}`);
   }
-  const storage = allocateTensorData(datatype, expected);
+  const bytesWriter = datatype === 'BYTES' ? new PackedBytesWriter() : undefined;
+  const storage = bytesWriter ?? (allocateTensorData(datatype, expected) as NumericArray);
   const write = elementWriter(datatype, storage, name, exactTokens);
   let index = 0;
   const visit = (values: unknown[]) => {
@@ -164,7 +166,7 @@ export function decodeJsonData(
     }
   };
   visit(data);
-  return storage;
+  return bytesWriter ? bytesWriter.finish() : (storage as NumericArray);
 }
 
 function countJsonValues(name: string, values: unknown[], depth: number): number {
@@ -181,7 +183,7 @@ function countJsonValues(name: string, values: unknown[], depth: number): number
  */
 export function encodeJsonData(tensor: Tensor): string {
   const { data, datatype } = tensor;
-  if (datatype === 'BYTES') return JSON.stringify((data as Uint8Array[]).map((bytes) => utf8Decoder.decode(bytes)));
+  if (datatype === 'BYTES') return JSON.stringify(byteElementStrings(data as PackedBytes));
   const numeric = data as NumericArray;
   if (datatype === 'BOOL') return `[${Array.from(numeric as Uint8Array, (v) => (v ? 'true' : 'false')).join(',')}]`;
   if (datatype === 'FP16' || datatype === 'BF16') {

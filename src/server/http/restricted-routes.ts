@@ -34,6 +34,8 @@ export function httpRestrictedCategory(path: string): RestrictedCategory | undef
     case 'ready':
       return 'health';
     case 'infer':
+    case 'generate':
+    case 'generate_stream':
       return 'inference';
     case 'config':
       return 'model-config';
