@@ -24,7 +24,7 @@ const LENGTH_DELIMITED = 2;
 const FIXED32 = 5;
 
 /** A malformed message; the codec's callers turn it into INVALID_ARG. */
-export class WireError extends Error {}
+class WireError extends Error {}
 
 class WireReader {
   pos: number;
