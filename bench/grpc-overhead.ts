@@ -3,7 +3,7 @@
  * in the same run, against a bare @grpc/grpc-js server answering a fixed
  * ModelInferResponse (the ceiling), at several concurrencies; then the same over one
  * ModelStreamInfer stream. The load generator runs in its own process.
- *   npx tsx bench/grpc-overhead.ts [--seconds 5] [--batching]
+ *   npx tsx bench/grpc-overhead.ts [--seconds 5] [--batching] [--modes unary,stream] [--concurrency 1,16,64]
  * --batching serves add_sub with `dynamic_batching { max_queue_delay_microseconds: 100 }` added to its config.
  */
 import { spawn } from 'node:child_process';
@@ -19,7 +19,9 @@ import { formatRow } from './load-generator.js';
 const args = process.argv.slice(2);
 const seconds = Number(args[args.indexOf('--seconds') + 1] || 5) || 5;
 const batching = args.includes('--batching');
-const CONCURRENCY = [1, 16, 64];
+const listOption = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback).split(',');
+const CONCURRENCY = listOption('--concurrency', '1,16,64').map(Number);
+const MODES = listOption('--modes', 'unary,stream') as Array<'unary' | 'stream'>;
 
 interface LoadResult {
   inferencesPerSecond: number;
@@ -108,7 +110,7 @@ console.log(`load average at start: ${loadavg().map((l) => l.toFixed(1)).join(' 
 console.log(
   formatRow(['mode', 'nereid inf/s', 'p50 ms', 'p99 ms', 'CPU µs/inf', 'ceiling inf/s', 'p50 ms', 'p99 ms', 'CPU µs/inf', 'ratio', 'gen CPU %'], widths),
 );
-for (const mode of ['unary', 'stream'] as const) {
+for (const mode of MODES) {
   for (const concurrency of CONCURRENCY) {
     const nereid = await measure(nereidTarget, nereidCpu, mode, concurrency);
     const ceiling = await measure(bareTarget, bareCpu, mode, concurrency);

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import protobuf from 'protobufjs';
+import { CONVNET_CHANNELS, CONVNET_CLASSES, CONVNET_SIZE, convnetWeights } from './convnet-weights.js';
 import { MLP_HIDDEN, MLP_INPUT, MLP_OUTPUT, mlpWeights } from './mlp-weights.js';
 import { sentimentOnnxSpec, sentimentVocabulary, vocabularyText } from './sentiment-lexicon.js';
 
@@ -42,6 +43,7 @@ export type ConfigDataType = keyof typeof ONNX_ELEM_TYPE;
 
 const ATTRIBUTE_INT = 2;
 const ATTRIBUTE_STRING = 3;
+const ATTRIBUTE_INTS = 7;
 
 export interface TensorSpec {
   name: string;
@@ -146,6 +148,67 @@ function mlp(): ModelSpec {
         { name: 'fc3.bias', dims: [MLP_OUTPUT], values: w.b3 },
       ];
     },
+  };
+}
+
+/**
+ * A small convolutional net on 3×32×32 images (see convnet-weights.ts): about 30 million
+ * multiply-adds per row, so compute, not the server, dominates its cost.
+ */
+function convnet(): ModelSpec {
+  const weights = convnetWeights();
+  const conv = (k: number, input: string, output: string): NodeSpec => ({
+    op_type: 'Conv',
+    input: [input, `conv${k}.weight`, `conv${k}.bias`],
+    output: [output],
+    attribute: [
+      { name: 'kernel_shape', type: ATTRIBUTE_INTS, ints: [3, 3] },
+      { name: 'pads', type: ATTRIBUTE_INTS, ints: [1, 1, 1, 1] },
+    ],
+  });
+  const maxPool = (input: string, output: string): NodeSpec => ({
+    op_type: 'MaxPool',
+    input: [input],
+    output: [output],
+    attribute: [
+      { name: 'kernel_shape', type: ATTRIBUTE_INTS, ints: [2, 2] },
+      { name: 'strides', type: ATTRIBUTE_INTS, ints: [2, 2] },
+    ],
+  });
+  const relu = (input: string, output: string): NodeSpec => ({ op_type: 'Relu', input: [input], output: [output] });
+  const filters = weights.conv.map((layer) => layer.outChannels);
+  return {
+    name: 'convnet',
+    description: `conv 3×3 ${filters.join('→')} on ${CONVNET_CHANNELS}×${CONVNET_SIZE}×${CONVNET_SIZE} with ReLU and 2×2 max-pools, global average pool, dense → ${CONVNET_CLASSES}`,
+    maxBatchSize: 64,
+    inputs: [{ name: 'INPUT0', dataType: 'TYPE_FP32', dims: [CONVNET_CHANNELS, CONVNET_SIZE, CONVNET_SIZE] }],
+    outputs: [{ name: 'OUTPUT0', dataType: 'TYPE_FP32', dims: [CONVNET_CLASSES] }],
+    nodes: () => [
+      conv(1, 'INPUT0', 'conv1'),
+      relu('conv1', 'relu1'),
+      maxPool('relu1', 'pool1'),
+      conv(2, 'pool1', 'conv2'),
+      relu('conv2', 'relu2'),
+      maxPool('relu2', 'pool2'),
+      conv(3, 'pool2', 'conv3'),
+      relu('conv3', 'relu3'),
+      { op_type: 'GlobalAveragePool', input: ['relu3'], output: ['pooled'] },
+      { op_type: 'Flatten', input: ['pooled'], output: ['features'], attribute: [{ name: 'axis', type: ATTRIBUTE_INT, i: 1 }] },
+      {
+        op_type: 'Gemm',
+        input: ['features', 'fc.weight', 'fc.bias'],
+        output: ['OUTPUT0'],
+        attribute: [{ name: 'transB', type: ATTRIBUTE_INT, i: 1 }],
+      },
+    ],
+    initializers: () => [
+      ...weights.conv.flatMap((layer, k) => [
+        { name: `conv${k + 1}.weight`, dims: [layer.outChannels, layer.inChannels, 3, 3], values: layer.weight },
+        { name: `conv${k + 1}.bias`, dims: [layer.outChannels], values: layer.bias },
+      ]),
+      { name: 'fc.weight', dims: [CONVNET_CLASSES, filters[filters.length - 1]], values: weights.fcWeight },
+      { name: 'fc.bias', dims: [CONVNET_CLASSES], values: weights.fcBias },
+    ],
   };
 }
 
@@ -360,6 +423,7 @@ const MODELS: readonly ModelSpec[] = [
   simpleSequence(),
   simpleDynaSequence(),
   simpleStringDynaSequence(),
+  convnet(),
 ];
 
 /** Names of the models that generateModels writes, in the order it writes them. */

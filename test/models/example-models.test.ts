@@ -12,6 +12,7 @@ import {
   mlpWeights,
   mulberry32,
 } from '../../model_repository/mlp-weights.js';
+import { CONVNET_CHANNELS, CONVNET_CLASSES, CONVNET_SIZE, convnetWeights } from '../../model_repository/convnet-weights.js';
 
 /** The identity models beyond identity_fp32 and identity_bytes, with a sample of each type's extremes. */
 const IDENTITY_TYPES: [string, ort.Tensor.Type, (n: number) => ort.Tensor.DataType][] = [
@@ -79,6 +80,7 @@ describe('example model repository', () => {
       ...IDENTITY_TYPES.map(([suffix]) => `identity_${suffix}`),
       'simple_string', 'simple_int8',
       'simple_sequence', 'simple_dyna_sequence', 'simple_string_dyna_sequence',
+      'convnet',
     ]);
     for (const name of EXAMPLE_MODEL_NAMES) {
       const config = await readFile(join(REPOSITORY, name, 'config.pbtxt'), 'utf8');
@@ -118,6 +120,7 @@ describe('example model repository', () => {
       identity_fp32: [['INPUT0'], ['OUTPUT0']],
       identity_bytes: [['INPUT0'], ['OUTPUT0']],
       mlp: [['INPUT0'], ['OUTPUT0']],
+      convnet: [['INPUT0'], ['OUTPUT0']],
       simple_string: [['INPUT0', 'INPUT1'], ['OUTPUT0', 'OUTPUT1']],
       simple_int8: [['INPUT0', 'INPUT1'], ['OUTPUT0', 'OUTPUT1']],
       // Sequence models: the control inputs and states of their sequence_batching block follow the configured tensors.
@@ -131,6 +134,64 @@ describe('example model repository', () => {
     }
   });
 });
+
+/** One image through convnet in float64: 3×3 convolutions (padding 1) with ReLU, 2×2 max-pools, global average, dense. */
+function convnetReference(image: Float32Array): Float64Array {
+  const w = convnetWeights();
+  let size = CONVNET_SIZE;
+  let x = Float64Array.from(image);
+  w.conv.forEach((layer, k) => {
+    const y = new Float64Array(layer.outChannels * size * size);
+    for (let o = 0; o < layer.outChannels; o++) {
+      for (let r = 0; r < size; r++) {
+        for (let c = 0; c < size; c++) {
+          let acc = layer.bias[o];
+          for (let i = 0; i < layer.inChannels; i++) {
+            for (let dr = -1; dr <= 1; dr++) {
+              const rr = r + dr;
+              if (rr < 0 || rr >= size) continue;
+              for (let dc = -1; dc <= 1; dc++) {
+                const cc = c + dc;
+                if (cc < 0 || cc >= size) continue;
+                acc += layer.weight[((o * layer.inChannels + i) * 3 + dr + 1) * 3 + dc + 1] * x[(i * size + rr) * size + cc];
+              }
+            }
+          }
+          y[(o * size + r) * size + c] = acc > 0 ? acc : 0;
+        }
+      }
+    }
+    x = y;
+    if (k < w.conv.length - 1) {
+      const half = size / 2;
+      const pooled = new Float64Array(layer.outChannels * half * half);
+      for (let o = 0; o < layer.outChannels; o++) {
+        for (let r = 0; r < half; r++) {
+          for (let c = 0; c < half; c++) {
+            const at = (dr: number, dc: number) => x[(o * size + 2 * r + dr) * size + 2 * c + dc];
+            pooled[(o * half + r) * half + c] = Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+          }
+        }
+      }
+      x = pooled;
+      size = half;
+    }
+  });
+  const channels = w.conv[w.conv.length - 1].outChannels;
+  const features = new Float64Array(channels);
+  for (let o = 0; o < channels; o++) {
+    let sum = 0;
+    for (let p = 0; p < size * size; p++) sum += x[o * size * size + p];
+    features[o] = sum / (size * size);
+  }
+  const out = new Float64Array(CONVNET_CLASSES);
+  for (let k = 0; k < CONVNET_CLASSES; k++) {
+    let acc = w.fcBias[k];
+    for (let o = 0; o < channels; o++) acc += w.fcWeight[k * channels + o] * features[o];
+    out[k] = acc;
+  }
+  return out;
+}
 
 describe.each(BATCH_SIZES)('batch size %i', (batch) => {
   it('simple: int32 sum and difference, wrapping around', async () => {
@@ -218,6 +279,27 @@ describe.each(BATCH_SIZES)('batch size %i', (batch) => {
     expect(out.OUTPUT0.type).toBe('int8');
     expect(Array.from(out.OUTPUT0.data as Int8Array)).toEqual(Array.from(a, (x, k) => (((x + b[k]) << 24) >> 24)));
     expect(Array.from(out.OUTPUT1.data as Int8Array)).toEqual(Array.from(a, (x, k) => (((x - b[k]) << 24) >> 24)));
+  });
+
+  it('convnet: matches a float64 reference computed from convnetWeights()', async () => {
+    const pixels = CONVNET_CHANNELS * CONVNET_SIZE * CONVNET_SIZE;
+    const x = float32Inputs(batch * pixels, 2000 + batch);
+    const out = await run('convnet', { INPUT0: new ort.Tensor('float32', x, [batch, CONVNET_CHANNELS, CONVNET_SIZE, CONVNET_SIZE]) });
+    expect(out.OUTPUT0.type).toBe('float32');
+    expect(out.OUTPUT0.dims).toEqual([batch, CONVNET_CLASSES]);
+    const got = out.OUTPUT0.data as Float32Array;
+    // The reference is slow in JavaScript: the first and last rows are enough to show rows do not mix.
+    let maxAbs = 0;
+    for (const r of new Set([0, batch - 1])) {
+      const y = convnetReference(x.subarray(r * pixels, (r + 1) * pixels));
+      for (let k = 0; k < CONVNET_CLASSES; k++) {
+        const actual = got[r * CONVNET_CLASSES + k];
+        maxAbs = Math.max(maxAbs, Math.abs(y[k]));
+        expect(Math.abs(actual - y[k]), `row ${r} output ${k}: got ${actual}, want ${y[k]}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(y[k])));
+      }
+    }
+    expect(maxAbs).toBeGreaterThan(0.1);
+    expect(maxAbs).toBeLessThan(100);
   });
 
   it('mlp: matches a float64 reference computed from mlpWeights()', async () => {

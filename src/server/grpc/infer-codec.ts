@@ -22,10 +22,8 @@ import {
   type TensorData,
 } from '../../core/index.js';
 import {
-  decodeMessage,
   encodeMessage,
   int64ToNumber,
-  modelInferRequestWithoutBytesContents,
   type InferInputTensorMessage,
   type InferRequestedOutputTensorMessage,
   type ModelInferRequestMessage,
@@ -34,16 +32,25 @@ import { sharedMemoryReference, type SharedMemoryManager } from '../shared-memor
 import { parametersFromWire, parametersToWire } from './infer-parameters.js';
 import { readBytesContents } from './bytes-contents.js';
 import { hasContents, tensorDataFromContents } from './tensor-contents.js';
+import { readModelInferRequest } from './infer-wire.js';
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
 /** Decodes the protobuf message only; `inferenceRequestFrom` checks and converts it. */
 export function parseModelInferRequest(bytes: Uint8Array): ModelInferRequestMessage {
-  const message = decodeMessage<ModelInferRequestMessage>('ModelInferRequest', bytes, modelInferRequestWithoutBytesContents());
-  const packed = readBytesContents(bytes);
-  message.inputs.forEach((input, k) => {
-    if (input.contents) input.contents.bytes_contents = packed.get(k) ?? noByteElements();
-  });
+  let message: ModelInferRequestMessage;
+  try {
+    message = readModelInferRequest(bytes);
+  } catch (err) {
+    throw new InferenceError('INVALID_ARG', `the request is not a valid ModelInferRequest message: ${(err as Error).message}`);
+  }
+  // BYTES elements come packed in one buffer (bytes-contents.ts), which needs a scan of its own.
+  if (message.inputs.some((input) => input.contents)) {
+    const packed = readBytesContents(bytes);
+    message.inputs.forEach((input, k) => {
+      if (input.contents) input.contents.bytes_contents = packed.get(k) ?? noByteElements();
+    });
+  }
   return message;
 }
 
