@@ -2,7 +2,6 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { byteElementViews, type PackedBytes } from '../../src/core/index.js';
-import { readBytesContents } from '../../src/server/grpc/bytes-contents.js';
 import { messageType } from '../../src/server/grpc/grpc-messages.js';
 import { parseModelInferRequest } from '../../src/server/grpc/infer-codec.js';
 
@@ -17,7 +16,10 @@ const protobufjsElements = (bytes: Uint8Array, k: number) =>
 
 const LONG = Buffer.from(Array.from({ length: 100 }, (_, i) => 255 - i));
 
-describe('readBytesContents', () => {
+/** The packed bytes_contents of each input, as the frontend's reader leaves them (undefined: the input has no contents). */
+const packedOf = (bytes: Uint8Array) => parseModelInferRequest(bytes).inputs.map((input) => input.contents?.bytes_contents);
+
+describe('bytes_contents packed by the ModelInferRequest reader', () => {
   it('packs each input’s elements under its position, skipping inputs and fields that carry none', () => {
     const bytes = encode({
       model_name: 'm',
@@ -31,14 +33,14 @@ describe('readBytesContents', () => {
       outputs: [{ name: 'OUT' }],
       raw_input_contents: [Buffer.from([1, 2, 3, 4])],
     });
-    const found = readBytesContents(bytes);
-    expect([...found.keys()]).toEqual([0, 3]);
-    expect(elementsOf(found.get(0))).toEqual(protobufjsElements(bytes, 0));
-    expect(elementsOf(found.get(3))).toEqual([LONG, Buffer.from('x')]);
-    expect(found.get(3)!.bytes.byteLength).toBe(4 + 100 + 4 + 1);
+    const found = packedOf(bytes);
+    expect(found.map((packed) => packed?.count)).toEqual([3, undefined, 0, 2]);
+    expect(elementsOf(found[0])).toEqual(protobufjsElements(bytes, 0));
+    expect(elementsOf(found[3])).toEqual([LONG, Buffer.from('x')]);
+    expect(found[3]!.bytes.byteLength).toBe(4 + 100 + 4 + 1);
   });
 
-  it('skips unknown fields of every wire type inside the request, the input and its contents', () => {
+  it('skips unknown fields of every wire type inside the input and its contents', () => {
     const contents = protobuf.Writer.create()
       .uint32((99 << 3) | 0).uint64(2 ** 40)
       .uint32((8 << 3) | 2).bytes(Buffer.from('one'))
@@ -48,7 +50,7 @@ describe('readBytesContents', () => {
       .finish();
     const input = protobuf.Writer.create().uint32((1 << 3) | 2).string('S').uint32((96 << 3) | 2).bytes(Buffer.from('unknown')).uint32((5 << 3) | 2).bytes(contents).finish();
     const bytes = protobuf.Writer.create().uint32((95 << 3) | 0).uint32(3).uint32((5 << 3) | 2).bytes(input).uint32((1 << 3) | 2).string('m').finish();
-    expect(elementsOf(readBytesContents(bytes).get(0))).toEqual([Buffer.from('one'), Buffer.alloc(0)]);
+    expect(elementsOf(packedOf(bytes)[0])).toEqual([Buffer.from('one'), Buffer.alloc(0)]);
     expect(protobufjsElements(bytes, 0)).toEqual([Buffer.from('one'), Buffer.alloc(0)]);
   });
 
@@ -57,8 +59,8 @@ describe('readBytesContents', () => {
     const second = protobuf.Writer.create().uint32((8 << 3) | 2).bytes(Buffer.from('new')).uint32((8 << 3) | 2).bytes(Buffer.from('!')).finish();
     const input = protobuf.Writer.create().uint32((5 << 3) | 2).bytes(first).uint32((5 << 3) | 2).bytes(second).finish();
     const bytes = protobuf.Writer.create().uint32((5 << 3) | 2).bytes(input).finish();
-    expect(elementsOf(readBytesContents(bytes).get(0))).toEqual(protobufjsElements(bytes, 0));
-    expect(elementsOf(readBytesContents(bytes).get(0))).toEqual([Buffer.from('new'), Buffer.from('!')]);
+    expect(elementsOf(packedOf(bytes)[0])).toEqual(protobufjsElements(bytes, 0));
+    expect(elementsOf(packedOf(bytes)[0])).toEqual([Buffer.from('new'), Buffer.from('!')]);
   });
 });
 

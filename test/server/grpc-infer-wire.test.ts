@@ -1,11 +1,12 @@
 /**
  * The field-by-field ModelInferRequest reader (infer-wire.ts) against protobufjs's
  * reflection codec of the same .proto: requests read the same, malformed bytes are
- * refused with where they break. (BYTES contents are packed by bytes-contents.ts and
- * tested with it and through parseModelInferRequest in grpc-infer-codec.test.ts.)
+ * refused with where they break. BYTES contents come packed (bytes-contents.ts) and are
+ * compared as their elements; grpc-bytes-contents.test.ts tests the packing itself.
  */
 import { describe, expect, it } from 'vitest';
-import { int64ToNumber, messageType, modelInferRequestWithoutBytesContents, type Int64 } from '../../src/server/grpc/grpc-messages.js';
+import { byteElementViews, type PackedBytes } from '../../src/core/index.js';
+import { int64ToNumber, messageType, type Int64 } from '../../src/server/grpc/grpc-messages.js';
 import { readModelInferRequest } from '../../src/server/grpc/infer-wire.js';
 
 const encode = (type: string, value: object) => Buffer.from(messageType(type).encode(messageType(type).fromObject(value)).finish());
@@ -63,8 +64,9 @@ const REQUESTS: Record<string, object> = {
 describe('readModelInferRequest', () => {
   it.each(Object.entries(REQUESTS))('reads %s as protobufjs does', (_, request) => {
     const bytes = encode('ModelInferRequest', request);
-    // bytes_contents is read apart (bytes-contents.ts), so the reference is protobufjs without that field.
-    expect(plain(readModelInferRequest(bytes))).toEqual(plain(modelInferRequestWithoutBytesContents().decode(bytes)));
+    const read = readModelInferRequest(bytes) as unknown as { inputs: Array<{ contents: { bytes_contents: PackedBytes | Uint8Array[] } | null }> };
+    for (const input of read.inputs) if (input.contents) input.contents.bytes_contents = byteElementViews(input.contents.bytes_contents as PackedBytes);
+    expect(plain(read)).toEqual(plain(messageType('ModelInferRequest').decode(bytes)));
   });
 
   it('reads unpacked shapes and skips unknown fields of every wire type', () => {

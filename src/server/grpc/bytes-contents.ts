@@ -1,104 +1,30 @@
 /**
- * The `bytes_contents` of a ModelInferRequest's inputs, read straight from the wire
- * into PackedBytes. protobufjs would make one Buffer per element of that repeated
- * field, which for millions of elements costs seconds of allocation and garbage
- * collection; the request is therefore decoded with a type that lacks the field (so
- * protobufjs skips it as an unknown field) and the elements are collected here, two
- * passes over each InferTensorContents (count and size, then copy) and no object per
- * element. Only called on bytes that protobufjs has just decoded, so the structure is
- * known to be well formed; field numbers are those of grpc_service.proto.
+ * The `bytes_contents` of one InferTensorContents, read straight from the wire into
+ * PackedBytes. protobufjs would make one Buffer per element of that repeated field,
+ * which for millions of elements costs seconds of allocation and garbage collection;
+ * infer-wire.ts therefore decodes the contents with a type that lacks the field (so
+ * protobufjs skips it as an unknown field) and packs the elements here: two passes
+ * over the contents (count and size, then copy), no object per element. Field numbers
+ * are those of grpc_service.proto.
  */
 import type { PackedBytes } from '../../core/index.js';
+import { LENGTH_DELIMITED, WireReader } from './wire-reader.js';
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LENGTH_DELIMITED = 2;
-const WIRE_START_GROUP = 3;
-const WIRE_END_GROUP = 4;
-const WIRE_FIXED32 = 5;
-
-const REQUEST_INPUTS = 5;
-const INPUT_CONTENTS = 5;
-const CONTENTS_BYTES = 8;
+const BYTES_CONTENTS_TAG = (8 << 3) | LENGTH_DELIMITED;
 
 const SHORT_ELEMENT = 32;
 
-class WireReader {
-  position: number;
-
-  constructor(
-    readonly bytes: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.position = start;
-  }
-
-  get done(): boolean {
-    return this.position >= this.end;
-  }
-
-  /** A varint of up to 32 bits (tags and lengths); longer ones are skipped past their 32nd bit. */
-  uint32(): number {
-    const { bytes } = this;
-    let value = 0;
-    let shift = 0;
-    let byte: number;
-    do {
-      byte = bytes[this.position++];
-      if (shift < 32) value |= (byte & 0x7f) << shift;
-      shift += 7;
-    } while (byte & 0x80);
-    return value >>> 0;
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case WIRE_VARINT:
-        while (this.bytes[this.position++] & 0x80);
-        return;
-      case WIRE_FIXED64:
-        this.position += 8;
-        return;
-      case WIRE_LENGTH_DELIMITED: {
-        const length = this.uint32();
-        this.position += length;
-        return;
-      }
-      case WIRE_START_GROUP:
-        for (;;) {
-          const tag = this.uint32();
-          if ((tag & 7) === WIRE_END_GROUP) return;
-          this.skip(tag & 7);
-        }
-      case WIRE_FIXED32:
-        this.position += 4;
-        return;
-      default:
-        throw new Error(`wire type ${wireType} at offset ${this.position}`);
-    }
-  }
-
-  /** Moves past the next length-delimited field; returns where its content starts (it ends at `position`). */
-  span(): number {
-    const length = this.uint32();
-    const start = this.position;
-    this.position += length;
-    return start;
-  }
-}
-
-/** The bytes_contents of one InferTensorContents, `bytes[start, end)`, packed; undefined when it has none. */
-function packContents(bytes: Uint8Array, start: number, end: number): PackedBytes | undefined {
+/** The bytes_contents of the InferTensorContents in `bytes[start, end)`, packed; undefined when it has none. */
+export function packBytesContents(bytes: Buffer, start: number, end: number): PackedBytes | undefined {
   let count = 0;
   let size = 0;
   const counter = new WireReader(bytes, start, end);
-  while (!counter.done) {
-    const tag = counter.uint32();
-    if (tag === ((CONTENTS_BYTES << 3) | WIRE_LENGTH_DELIMITED)) {
-      const from = counter.span();
+  while (counter.pos < counter.end) {
+    const tag = counter.varint32();
+    if (tag === BYTES_CONTENTS_TAG) {
+      const from = counter.delimited();
       count++;
-      size += 4 + counter.position - from;
+      size += 4 + counter.pos - from;
     } else {
       counter.skip(tag & 7);
     }
@@ -108,11 +34,11 @@ function packContents(bytes: Uint8Array, start: number, end: number): PackedByte
   const view = new DataView(packed.buffer);
   let offset = 0;
   const copier = new WireReader(bytes, start, end);
-  while (!copier.done) {
-    const tag = copier.uint32();
-    if (tag === ((CONTENTS_BYTES << 3) | WIRE_LENGTH_DELIMITED)) {
-      const from = copier.span();
-      const to = copier.position;
+  while (copier.pos < copier.end) {
+    const tag = copier.varint32();
+    if (tag === BYTES_CONTENTS_TAG) {
+      const from = copier.delimited();
+      const to = copier.pos;
       view.setUint32(offset, to - from, true);
       offset += 4;
       // Short elements byte by byte: a subarray per element would be an object per element.
@@ -126,37 +52,4 @@ function packContents(bytes: Uint8Array, start: number, end: number): PackedByte
     }
   }
   return { count, bytes: packed };
-}
-
-/**
- * For each input of the ModelInferRequest in `message` (by position in `inputs`) that
- * carries bytes_contents, those elements, packed. As protobufjs does, a `contents`
- * field given twice for one input counts only the last time.
- */
-export function readBytesContents(message: Uint8Array): Map<number, PackedBytes> {
-  const found = new Map<number, PackedBytes>();
-  const request = new WireReader(message, 0, message.byteLength);
-  let inputIndex = 0;
-  while (!request.done) {
-    const tag = request.uint32();
-    if (tag !== ((REQUEST_INPUTS << 3) | WIRE_LENGTH_DELIMITED)) {
-      request.skip(tag & 7);
-      continue;
-    }
-    const inputStart = request.span();
-    const input = new WireReader(message, inputStart, request.position);
-    while (!input.done) {
-      const inputTag = input.uint32();
-      if (inputTag !== ((INPUT_CONTENTS << 3) | WIRE_LENGTH_DELIMITED)) {
-        input.skip(inputTag & 7);
-        continue;
-      }
-      const contentsStart = input.span();
-      const packed = packContents(message, contentsStart, input.position);
-      if (packed) found.set(inputIndex, packed);
-      else found.delete(inputIndex);
-    }
-    inputIndex++;
-  }
-  return found;
 }

@@ -30,7 +30,6 @@ import {
 } from './grpc-messages.js';
 import { sharedMemoryReference, type SharedMemoryManager } from '../shared-memory/index.js';
 import { parametersFromWire, parametersToWire } from './infer-parameters.js';
-import { readBytesContents } from './bytes-contents.js';
 import { hasContents, tensorDataFromContents } from './tensor-contents.js';
 import { readModelInferRequest } from './infer-wire.js';
 
@@ -38,20 +37,11 @@ const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
 /** Decodes the protobuf message only; `inferenceRequestFrom` checks and converts it. */
 export function parseModelInferRequest(bytes: Uint8Array): ModelInferRequestMessage {
-  let message: ModelInferRequestMessage;
   try {
-    message = readModelInferRequest(bytes);
+    return readModelInferRequest(bytes);
   } catch (err) {
     throw new InferenceError('INVALID_ARG', `the request is not a valid ModelInferRequest message: ${(err as Error).message}`);
   }
-  // BYTES elements come packed in one buffer (bytes-contents.ts), which needs a scan of its own.
-  if (message.inputs.some((input) => input.contents)) {
-    const packed = readBytesContents(bytes);
-    message.inputs.forEach((input, k) => {
-      if (input.contents) input.contents.bytes_contents = packed.get(k) ?? noByteElements();
-    });
-  }
-  return message;
 }
 
 function decodeShape(input: InferInputTensorMessage, datatype: Datatype): number[] {
