@@ -119,5 +119,6 @@ console.log(
 );
 console.log(`median of the blocks' gRPC/HTTP average-latency ratios: ${median(ratios).toFixed(2)} (target ≤ 1.2); ratio of medians: ${(median(all.grpc) / median(all.http)).toFixed(2)}`);
 child.stdin.write('quit\n');
+await new Promise((resolve) => child.once('exit', resolve));
 await server.stop();
 rmSync(repo, { recursive: true, force: true });

@@ -84,3 +84,5 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 socket.destroy();
 session.close();
+// Keep-alive sockets and the HTTP/2 session must not keep the process (and the parent waiting for it) alive.
+process.exit(0);
