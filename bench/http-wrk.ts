@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../src/server/index.js';
 import { formatRow, median } from './load-generator.js';
+import { runWrk, writePostScript, type WrkRun } from './wrk.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
@@ -26,7 +27,6 @@ const seconds = option('--seconds', 5);
 const rounds = option('--rounds', 3);
 const connections = option('--connections', 64);
 const wrkThreads = option('--threads', 2);
-const WRK = process.env.WRK ?? 'wrk';
 
 const values = (offset: number) => Array.from({ length: 16 }, (_, i) => i * 0.5 + offset);
 const body = JSON.stringify({
@@ -44,12 +44,7 @@ cpSync(addSub, join(repo, 'add_sub_batched'), { recursive: true });
 const batchedConfig = readFileSync(join(addSub, 'config.pbtxt'), 'utf8').replace('name: "add_sub"', 'name: "add_sub_batched"');
 writeFileSync(join(repo, 'add_sub_batched', 'config.pbtxt'), `${batchedConfig}\ndynamic_batching { max_queue_delay_microseconds: 100 }\n`);
 
-// wrk's Lua script: every request posts the same JSON body.
-const script = join(scratch, 'post-add-sub.lua');
-writeFileSync(
-  script,
-  `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [==[${body}]==]\n`,
-);
+const script = writePostScript(scratch, 'post-add-sub', body);
 
 const server = await startServer({ modelRepositories: [repo], httpAddress: '127.0.0.1', httpPort: 0, allowGrpc: false });
 const nereidUrl = (model: string) => `http://127.0.0.1:${server.httpPort}/v2/models/${model}/infer`;
@@ -65,57 +60,19 @@ const bare = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('
 });
 const barePort = await new Promise<number>((resolve) => bare.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
 
-interface WrkResult {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Non-2xx answers and socket errors. */
-  errors: number;
+interface WrkResult extends WrkRun {
   /** wrk's own CPU time over the wall-clock time, in % of one core. */
   wrkCpuPercent: number;
   /** The bench process's CPU time per request, in µs (meaningful for the in-process Nereid only). */
   serverCpuUs: number;
 }
 
-const durationMs = (text: string): number => {
-  const match = /^([\d.]+)(us|ms|s)$/.exec(text);
-  if (!match) return NaN;
-  const value = Number(match[1]);
-  return match[2] === 'us' ? value / 1000 : match[2] === 'ms' ? value : value * 1000;
-};
-
-/** One wrk run; its CPU comes from the shell's `times` (user and system time of its children). */
-function runWrk(url: string): Promise<WrkResult> {
-  const command = `"$0" -t${wrkThreads} -c${connections} -d${seconds}s --latency -s "$1" "$2"; times`;
-  return new Promise((resolve, reject) => {
-    const cpuBefore = process.cpuUsage();
-    const child = spawn('bash', ['-c', command, WRK, script, url], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('exit', (code) => {
-      const cpu = process.cpuUsage(cpuBefore);
-      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      if (code !== 0 || !rps) return reject(new Error(`wrk failed (exit ${code}):\n${out}`));
-      const percentile = (p: string) => durationMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '');
-      const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      const socketErrorCount = socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
-      // `times` prints the shell's own times, then its children's: "XmY.YYYs XmY.YYYs".
-      const childTimes = out.trim().split('\n').pop()!.split(/\s+/).map((t) => {
-        const m = /^(\d+)m([\d.]+)s$/.exec(t);
-        return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
-      });
-      resolve({
-        requestsPerSecond: Number(rps[1]),
-        p50Ms: percentile('50'),
-        p99Ms: percentile('99'),
-        errors: non2xx + socketErrorCount,
-        wrkCpuPercent: ((childTimes[0] + childTimes[1]) / seconds) * 100,
-        serverCpuUs: (cpu.user + cpu.system) / Math.max(1, total),
-      });
-    });
-  });
+/** One wrk run against `url`, with the bench process's CPU time per request (the in-process Nereid's). */
+async function runWrkOn(url: string): Promise<WrkResult> {
+  const cpuBefore = process.cpuUsage();
+  const run = await runWrk({ url, script, seconds, threads: wrkThreads, connections });
+  const cpu = process.cpuUsage(cpuBefore);
+  return { ...run, wrkCpuPercent: (run.cpuSeconds / seconds) * 100, serverCpuUs: (cpu.user + cpu.system) / Math.max(1, run.requests) };
 }
 
 const targets = [
@@ -134,7 +91,7 @@ const perTarget: WrkResult[][] = [[], [], []];
 for (let round = 1; round <= rounds; round++) {
   const order = round % 2 === 1 ? [0, 1, 2] : [2, 1, 0];
   const results: WrkResult[] = [];
-  for (const index of order) results[index] = await runWrk(targets[index].url);
+  for (const index of order) results[index] = await runWrkOn(targets[index].url);
   const ceiling = results[0].requestsPerSecond;
   ratios.push([results[1].requestsPerSecond / ceiling, results[2].requestsPerSecond / ceiling]);
   results.forEach((result, index) => {

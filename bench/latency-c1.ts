@@ -12,19 +12,19 @@
  * Targets (issue 15): queue ≤ 20 µs and overhead ≤ 41 µs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatRow, median } from './load-generator.js';
+import { runWrk, writePostScript } from './wrk.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const seconds = option('--seconds', 5);
 const rounds = option('--rounds', 3);
 const spinMicros = args.includes('--spin-us') ? args[args.indexOf('--spin-us') + 1] : undefined;
-const WRK = process.env.WRK ?? 'wrk';
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -36,8 +36,7 @@ const body = JSON.stringify({
     { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: Array.from({ length: 16 }, () => 1) },
   ],
 });
-const script = join(scratch, 'post-simple.lua');
-writeFileSync(script, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [==[${body}]==]\n`);
+const script = writePostScript(scratch, 'post-simple', body);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -69,19 +68,6 @@ async function startNereid(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
   throw new Error('nereid did not become ready');
 }
 
-function runWrk(url: string, runSeconds: number): Promise<{ requestsPerSecond: number; requests: number; latency: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(WRK, ['-t1', '-c1', `-d${runSeconds}s`, '-s', script, `${url}/v2/models/simple/infer`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('exit', (code) => {
-      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      if (code !== 0 || !rps) return reject(new Error(`wrk failed (exit ${code}):\n${out}`));
-      resolve({ requestsPerSecond: Number(rps[1]), requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0), latency: /Latency\s+(\S+)/.exec(out)?.[1] ?? '?' });
-    });
-  });
-}
-
 interface Stats {
   success: { count: number; ns: number };
   queue: { count: number; ns: number };
@@ -104,10 +90,10 @@ interface Point {
 async function measure(env: NodeJS.ProcessEnv): Promise<Point> {
   const { child, url } = await startNereid(env);
   try {
-    await runWrk(url, 1);
+    await runWrk({ url: `${url}/v2/models/simple/infer`, script, seconds: 1, threads: 1, connections: 1 });
     const before = await statsOf(url);
     const cpuBefore = cpuMicros(child.pid!);
-    const load = await runWrk(url, seconds);
+    const load = await runWrk({ url: `${url}/v2/models/simple/infer`, script, seconds, threads: 1, connections: 1 });
     const cpuAfter = cpuMicros(child.pid!);
     const after = await statsOf(url);
     // Spinning must stop with the traffic: the CPU the server burns with nothing to do.
