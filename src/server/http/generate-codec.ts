@@ -9,6 +9,7 @@
 import { datatypeFromConfig, elementCount, InferenceError, type InferenceRequest, type InferenceResponse, type Parameters, type Tensor } from '../../core/index.js';
 import type { ModelConfig } from '../../repository/index.js';
 import { decodeJsonData, encodeJsonData } from './json-infer-codec.js';
+import type { RepeatedKeys } from './repeated-json-keys.js';
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
@@ -28,8 +29,29 @@ function generateInput(name: string, value: unknown, config: ModelConfig): Tenso
   return { name, datatype, shape, data: decodeJsonData(name, datatype, shape, values) };
 }
 
-export function decodeGenerateRequest(body: Record<string, unknown>, model: string, version: string | undefined, config: ModelConfig): InferenceRequest {
+/**
+ * A key given twice is refused: Triton adds each member of the request in turn, so a
+ * repeated input fails there with its core's message; a repeated parameter Triton would
+ * pass on twice, and Nereid refuses rather than silently keep one of them.
+ */
+function refuseRepeatedKeys(repeated: RepeatedKeys, inputNames: ReadonlySet<string>): void {
+  for (const key of repeated.topLevel) {
+    if (inputNames.has(key)) throw invalid(`input '${key}' already exists in request`);
+    if (key === 'id' || key === 'parameters') throw invalid(`'${key}' is given more than once in the request`);
+    throw invalid(`parameter '${key}' is given more than once in the request`);
+  }
+  for (const key of repeated.parameters) throw invalid(`parameter '${key}' is given more than once in the request's 'parameters'`);
+}
+
+export function decodeGenerateRequest(
+  body: Record<string, unknown>,
+  model: string,
+  version: string | undefined,
+  config: ModelConfig,
+  repeated: RepeatedKeys = { topLevel: [], parameters: [] },
+): InferenceRequest {
   const inputNames = new Set(config.input.map((input) => input.name));
+  refuseRepeatedKeys(repeated, inputNames);
   const inputs: Tensor[] = [];
   const parameters: Parameters = {};
   let id: string | undefined;

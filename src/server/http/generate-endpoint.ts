@@ -9,6 +9,7 @@
 import { ERROR_STATUS, InferenceError, toInferenceError, type Cancellation, type InferenceResponse, type StreamedResponse } from '../../core/index.js';
 import type { DataPlane } from '../data-plane.js';
 import { decodeGenerateRequest, encodeGenerateResponse } from './generate-codec.js';
+import { repeatedJsonKeys } from './repeated-json-keys.js';
 
 /** What the generate endpoints need of an HTTP exchange. */
 export interface GenerateExchange {
@@ -28,9 +29,16 @@ const EVENT_STREAM = 'text/event-stream; charset=utf-8';
 
 const errorJson = (error: InferenceError) => JSON.stringify({ error: error.message });
 
-export async function serveGenerate(ex: GenerateExchange, dataPlane: DataPlane, model: string, version: string | undefined, body: Record<string, unknown>): Promise<void> {
+export async function serveGenerate(
+  ex: GenerateExchange,
+  dataPlane: DataPlane,
+  model: string,
+  version: string | undefined,
+  body: Record<string, unknown>,
+  rawBody: Uint8Array,
+): Promise<void> {
   const config = dataPlane.servingConfig(model, version);
-  const request = decodeGenerateRequest(body, model, version, config);
+  const request = decodeGenerateRequest(body, model, version, config, repeatedJsonKeys(rawBody));
   request.cancellation = ex.clientCancellation;
   if (config.model_transaction_policy?.decoupled !== true) {
     ex.send(200, encodeGenerateResponse(await dataPlane.infer(request)));
@@ -54,9 +62,10 @@ export async function serveGenerateStream(
   model: string,
   version: string | undefined,
   body: Record<string, unknown>,
+  rawBody: Uint8Array,
 ): Promise<void> {
   const config = dataPlane.servingConfig(model, version);
-  const request = decodeGenerateRequest(body, model, version, config);
+  const request = decodeGenerateRequest(body, model, version, config, repeatedJsonKeys(rawBody));
   request.cancellation = ex.clientCancellation;
   let started = false;
   const event = (status: number, json: string) => {

@@ -326,7 +326,7 @@ export class HttpFrontend {
       modelRoute(suffix, (path, v) =>
         app.post(path, this.handle((ex, req) => {
           const [model, version] = params(req, v);
-          this.withJsonBody(ex, req, (body) => void serve(ex, dp, model, version, body).catch((err) => ex.sendError(err)));
+          this.withJsonBody(ex, req, (body, raw) => void serve(ex, dp, model, version, body, raw).catch((err) => ex.sendError(err)));
         })),
       );
     generateRoute('/generate', serveGenerate);
@@ -420,12 +420,12 @@ export class HttpFrontend {
     );
   }
 
-  /** Reads a small JSON object body (an empty body reads as `{}`) and hands it over. */
-  private withJsonBody(ex: Exchange, req: uWS.HttpRequest, use: (body: Record<string, unknown>) => void): void {
+  /** Reads a small JSON object body (an empty body reads as `{}`) and hands it over, with its bytes. */
+  private withJsonBody(ex: Exchange, req: uWS.HttpRequest, use: (body: Record<string, unknown>, raw: Uint8Array) => void): void {
     readBody(ex.res, req, this.options.maxInputSize, (err, raw) => {
       if (err) return ex.sendError(err, true);
       try {
-        use(parseJsonObject(raw!));
+        use(parseJsonObject(raw!), raw!);
       } catch (parseError) {
         ex.sendError(parseError);
       }
