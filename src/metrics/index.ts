@@ -4,9 +4,11 @@ export {
   type ComputeDurations,
   type DurationStat,
   type FailureReason,
+  type ResponseOutcomeKind,
+  type ResponseStatistics,
 } from './model-statistics.js';
 export type { LatencyObserver } from './latency-observer.js';
-export { modelStatisticsJson, type ModelStatisticsJson, type StatisticDurationJson, type InferBatchStatisticsJson } from './statistics-report.js';
+export { modelStatisticsJson, type ModelStatisticsJson, type StatisticDurationJson, type InferBatchStatisticsJson, type InferResponseStatisticsJson } from './statistics-report.js';
 export { DEFAULT_METRICS_CONFIG, parseMetricsConfig, type MetricsConfig } from './metrics-config.js';
 export { CpuMetrics } from './cpu-metrics.js';
 export { GpuMetrics, type GpuReading, type GpuValues } from './gpu-metrics.js';

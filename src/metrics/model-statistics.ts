@@ -30,6 +30,28 @@ export interface ComputeDurations {
   outputNs: number;
 }
 
+/**
+ * Triton's statistics of one response index of a decoupled model's requests: the first
+ * response of every request counts under index 0, the second under 1, and so on.
+ */
+export interface ResponseStatistics {
+  /** Computing the response: since the request's previous response (or its execution's start). */
+  computeInfer: DurationStat;
+  /** Turning the model's output tensors into the response. */
+  computeOutput: DurationStat;
+  /** Responses with outputs: infer + output time. */
+  success: DurationStat;
+  /** Error responses: infer + output time. */
+  fail: DurationStat;
+  /** A final flag without a response: infer time. */
+  emptyResponse: DurationStat;
+  /** A request closed after its client cancelled it: the time the model took to close it. */
+  cancel: DurationStat;
+}
+
+/** How one response of a decoupled model ended, for its response index's statistics. */
+export type ResponseOutcomeKind = 'success' | 'fail' | 'empty' | 'cancel';
+
 const duration = (): DurationStat => ({ count: 0, ns: 0 });
 
 function add(stat: DurationStat, ns: number): void {
@@ -59,6 +81,7 @@ export class ModelStatistics {
   /** Wall-clock time of the last execution, in ms since the epoch; 0 before the first. */
   lastInferenceMs = 0;
   private readonly batches = new Map<number, BatchStatistics>();
+  private readonly responses: ResponseStatistics[] = [];
 
   /**
    * `latencies` receives every success's durations, for the latency summaries and
@@ -112,6 +135,28 @@ export class ModelStatistics {
   recordFailure(reason: FailureReason, requestNs: number): void {
     add(this.fail, requestNs);
     this.failures[reason]++;
+  }
+
+  /**
+   * Response `index` (from 0) of a decoupled model's request. A response with outputs or
+   * an error counts its compute and output time; a final flag alone (empty, or closing a
+   * cancelled request) only the time the model took to send it.
+   */
+  recordResponse(index: number, kind: ResponseOutcomeKind, inferNs: number, outputNs = 0): void {
+    while (this.responses.length <= index) {
+      this.responses.push({ computeInfer: duration(), computeOutput: duration(), success: duration(), fail: duration(), emptyResponse: duration(), cancel: duration() });
+    }
+    const stats = this.responses[index];
+    if (kind === 'cancel') return add(stats.cancel, inferNs);
+    add(stats.computeInfer, inferNs);
+    if (kind === 'empty') return add(stats.emptyResponse, inferNs);
+    add(stats.computeOutput, outputNs);
+    add(kind === 'success' ? stats.success : stats.fail, inferNs + outputNs);
+  }
+
+  /** Per response index, from 0; empty for a model that is not decoupled. */
+  responseStatistics(): readonly ResponseStatistics[] {
+    return this.responses;
   }
 
   /** Executions per batch size, smallest first. */

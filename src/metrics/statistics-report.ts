@@ -18,6 +18,15 @@ export interface InferBatchStatisticsJson {
   compute_output: StatisticDurationJson;
 }
 
+export interface InferResponseStatisticsJson {
+  compute_infer: StatisticDurationJson;
+  compute_output: StatisticDurationJson;
+  success: StatisticDurationJson;
+  fail: StatisticDurationJson;
+  empty_response: StatisticDurationJson;
+  cancel: StatisticDurationJson;
+}
+
 export interface ModelStatisticsJson {
   name: string;
   version: string;
@@ -38,8 +47,8 @@ export interface ModelStatisticsJson {
   batch_stats: InferBatchStatisticsJson[];
   /** Nereid does not account memory per model: always empty, as Triton's is for most backends. */
   memory_usage: never[];
-  /** Per-response statistics of decoupled models: not kept by Nereid yet, so always empty. */
-  response_stats: Record<string, never>;
+  /** A decoupled model's statistics per response index ("0", "1", …); empty for other models. */
+  response_stats: Record<string, InferResponseStatisticsJson>;
 }
 
 /**
@@ -74,6 +83,21 @@ export function modelStatisticsJson(name: string, version: string, stats: ModelS
       compute_output: durationJson(batch.computeOutput),
     })),
     memory_usage: [],
-    response_stats: {},
+    response_stats: responseStatsJson(stats),
   };
+}
+
+function responseStatsJson(stats: ModelStatistics): Record<string, InferResponseStatisticsJson> {
+  const json: Record<string, InferResponseStatisticsJson> = {};
+  stats.responseStatistics().forEach((response, index) => {
+    json[String(index)] = {
+      compute_infer: durationJson(response.computeInfer),
+      compute_output: durationJson(response.computeOutput),
+      success: durationJson(response.success),
+      fail: durationJson(response.fail),
+      empty_response: durationJson(response.emptyResponse),
+      cancel: durationJson(response.cancel),
+    };
+  });
+  return json;
 }

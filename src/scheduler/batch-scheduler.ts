@@ -294,7 +294,13 @@ export abstract class BatchScheduler implements ModelScheduler {
     let computeStartMs = dispatchMs;
     let executed = false;
     const stream = this.decoupled
-      ? new DecoupledStream(batch, (queued, outcome, final) => this.streamedResponse(queued, outcome, final), (k, failed, firstMs) => finish(k, failed, firstMs))
+      ? new DecoupledStream(
+          batch,
+          (queued, outcome, final) => this.streamedResponse(queued, outcome, final),
+          (k, failed, firstMs) => finish(k, failed, firstMs),
+          dispatchMs,
+          this.statistics,
+        )
       : undefined;
     try {
       const assembled: ExecutionBatch = this.assemble(batch);
