@@ -123,8 +123,12 @@ export function normalizeSequenceBatching(config: ModelConfig): ModelConfig {
     if (config.input.some((i) => i.name === state.input_name)) {
       throw new Error(`sequence batching state input '${state.input_name}' of ${name} is also listed as a model input; list it only under state`);
     }
-    if (config.output.some((o) => o.name === state.output_name)) {
-      throw new Error(`sequence batching state output '${state.output_name}' of ${name} is also listed as a model output; list it only under state`);
+    // A state output may also be listed under `output`: clients can then request it (Triton allows it for debugging).
+    const listed = config.output.find((o) => o.name === state.output_name);
+    if (listed && listed.data_type !== state.data_type) {
+      throw new Error(
+        `sequence batching state output '${state.output_name}' of ${name} is listed as a model output with data_type ${listed.data_type}, but its state has data_type ${state.data_type}`,
+      );
     }
     if (state.initial_state.length > 1) throw new Error(`sequence batching state '${state.input_name}' of ${name} may have at most one initial_state`);
   }
@@ -170,6 +174,12 @@ export function resolveSequenceStates(config: ModelConfig, signature: ModelSigna
     const batched = config.max_batch_size > 0;
     const batchAxis = batched ? stateBatchAxis(state.dims, model.shape) : 0;
     const shape = batched ? [...dims.slice(0, batchAxis), 1, ...dims.slice(batchAxis)] : [...dims];
+    if (batchAxis !== 0 && config.output.some((o) => o.name === state.output_name)) {
+      throw new Error(
+        `model '${name}': state output '${state.output_name}' is listed under output, but its batch dimension is axis ${batchAxis} in the model file; ` +
+          'a state output can be returned to clients only when its batch dimension is the first',
+      );
+    }
     const data = initial?.data_file
       ? initialStateFromFile(name, state.input_name, datatype, shape, modelDir, initial.data_file)
       : zeroData(datatype, elementCount(shape));

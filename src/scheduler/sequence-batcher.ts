@@ -66,6 +66,8 @@ export class SequenceBatcher extends BatchScheduler {
   private readonly controls: readonly SequenceControl[];
   private readonly states: readonly SequenceStateSpec[];
   private readonly stateOutputs: ReadonlySet<string>;
+  /** State outputs also listed under `output`: a client that asks for one gets it. */
+  private readonly returnedStates: ReadonlySet<string>;
   private readonly batched: boolean;
   private readonly maxRows: number;
   private readonly instances: InstanceSlots[];
@@ -89,6 +91,7 @@ export class SequenceBatcher extends BatchScheduler {
     this.controls = controls;
     this.states = states;
     this.stateOutputs = new Set(states.map((s) => s.outputName));
+    this.returnedStates = new Set(states.map((s) => s.outputName).filter((name) => context.config.output.some((o) => o.name === name)));
     this.batched = context.config.max_batch_size > 0;
     this.maxRows = Math.max(1, context.config.max_batch_size);
     this.idleMs = this.batching.max_sequence_idle_microseconds / 1000;
@@ -208,9 +211,10 @@ export class SequenceBatcher extends BatchScheduler {
     });
     if (this.states.length > 0) {
       const stateOutputs = this.states.map((s) => s.outputName);
-      assembled.outputNames = [...assembled.outputNames, ...stateOutputs];
+      const withStates = (names: readonly string[]) => [...names, ...stateOutputs.filter((name) => !names.includes(name))];
+      assembled.outputNames = withStates(assembled.outputNames);
       // A backend that answers request by request (JavaScript) returns only what each request asks for.
-      assembled.requests = assembled.requests.map((request) => ({ ...request, outputNames: [...request.outputNames, ...stateOutputs] }));
+      assembled.requests = assembled.requests.map((request) => ({ ...request, outputNames: withStates(request.outputNames) }));
     }
     return assembled;
   }
@@ -222,7 +226,8 @@ export class SequenceBatcher extends BatchScheduler {
         if ('error' in response) return response;
         const states = this.states.map((spec) => response.outputs.find((o) => o.name === spec.outputName));
         if (states.every((state) => state !== undefined)) this.keepStates(batch[k], states.map((state, s) => this.oneState(this.states[s], state!, 0)));
-        return { outputs: response.outputs.filter((o) => !this.stateOutputs.has(o.name)) };
+        const asked = batch[k].prepared.outputNames;
+        return { outputs: response.outputs.filter((o) => !this.stateOutputs.has(o.name) || asked.includes(o.name)) };
       });
       return splitResult({ ...result, responses }, batch, this.config);
     }
@@ -239,7 +244,7 @@ export class SequenceBatcher extends BatchScheduler {
     batch.forEach((queued, row) => {
       this.keepStates(queued, this.states.map((spec) => this.oneState(spec, result.outputs.find((o) => o.name === spec.outputName)!, row)));
     });
-    return splitResult({ ...result, outputs: result.outputs.filter((o) => !this.stateOutputs.has(o.name)) }, batch, this.config);
+    return splitResult({ ...result, outputs: result.outputs.filter((o) => !this.stateOutputs.has(o.name) || this.returnedStates.has(o.name)) }, batch, this.config);
   }
 
   protected override executionOver(batch: QueuedRequest[]): void {
