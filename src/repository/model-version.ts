@@ -248,8 +248,7 @@ export class ModelVersion {
         config,
         pool: this.pool,
         statistics: this.statistics,
-        // A sequence model picks the instance of each sequence itself: the rate limiter does not apply to it.
-        rateLimits: this.rateLimiter && !config.sequence_batching ? new Map(this.rateLimits.map((entry) => [entry.limit.instanceName, entry])) : undefined,
+        rateLimits: this.rateLimiter ? new Map(this.rateLimits.map((entry) => [entry.limit.instanceName, entry])) : undefined,
       }, first.signature, options.modelDir);
       const cache = options.responseCache;
       // The cache holds one answer per request; a decoupled model's may be any number of responses.

@@ -62,7 +62,7 @@ export abstract class BatchScheduler implements ModelScheduler {
   private readonly heldAnswers = new Map<number, () => void>();
   private readonly rateLimits: ReadonlyMap<string, RateLimitedInstance> | undefined;
   /** While the rate limiter's dispatch asks for an execution: the instance it has already acquired. */
-  private grantedInstance: ModelInstance | undefined;
+  protected grantedInstance: ModelInstance | undefined;
   /** Called by the rate limiter once it has granted an instance of this model its resources. */
   private readonly wake = () => this.dispatch();
   /** model_transaction_policy { decoupled: true }: any number of responses per request, through request.onResponse. */
@@ -181,6 +181,7 @@ export abstract class BatchScheduler implements ModelScheduler {
     while (this.queuedCount > 0 && this.pool.hasFreeSlot) {
       let limit: RateLimitedInstance | undefined;
       const instance = this.pool.acquireWhere((candidate) => {
+        if (!this.hasWorkFor(candidate.name)) return false;
         const entry = rateLimits.get(candidate.name);
         if (!entry?.tryAcquire(this.wake)) return false;
         limit = entry;
@@ -200,6 +201,15 @@ export abstract class BatchScheduler implements ModelScheduler {
     // Resources granted while nothing was left to run them go back to the other models.
     for (const entry of rateLimits.values()) if (entry.granted) entry.release();
     this.checkDrained();
+  }
+
+  /**
+   * Whether queued work could run on the named instance: the rate limiter is asked only
+   * for such instances. Every instance can run any request unless a scheduler pins
+   * requests to instances (the sequence batcher).
+   */
+  protected hasWorkFor(_instanceName: string): boolean {
+    return true;
   }
 
   /** A batch for the instance the rate limiter granted, else for whichever has a free slot (there is one while dispatch() asks). */

@@ -179,8 +179,21 @@ export class SequenceBatcher extends BatchScheduler {
     return all;
   }
 
+  /** Under the rate limiter, only an instance with a sequence ready to run asks for resources. */
+  protected override hasWorkFor(instanceName: string): boolean {
+    const slots = this.instances.find((instance) => instance.name === instanceName);
+    return slots !== undefined && slots.slots.some((sequence) => sequence !== undefined && !sequence.busy && sequence.requests.size > 0);
+  }
+
   protected nextExecution(nowMs: number): Execution | undefined {
     this.clearDelayTimer();
+    // Under the rate limiter the instance is chosen (and its resources granted) already: only its sequences may run.
+    const granted = this.grantedInstance;
+    if (granted) {
+      const slots = this.instances.find((instance) => instance.name === granted.name);
+      const batch = slots && this.batchFor(slots, nowMs);
+      return batch && { instance: granted, batch };
+    }
     const count = this.instances.length;
     for (let k = 0; k < count; k++) {
       const slots = this.instances[(this.nextInstance + k) % count];
