@@ -6,6 +6,7 @@ import { prepareRequest, type ModelScheduler, type PreparedRequest } from '../sc
 import { planEnsemble, type EnsemblePlan } from './ensemble-plan.js';
 import { routeFor, type EnsembleRoute } from './ensemble-route.js';
 import { EnsembleRun, type RunContext } from './ensemble-run.js';
+import { EnsembleStreamRun } from './ensemble-stream.js';
 import type { ModelResolver } from './model-resolver.js';
 import { checkSteps } from './step-checks.js';
 
@@ -31,12 +32,17 @@ export class EnsembleScheduler implements ModelScheduler {
   private readonly routes = new Map<string, EnsembleRoute>();
   private inFlight = 0;
   private draining = false;
+  /** Whether a step model is decoupled (as the step models are now): the ensemble then is too. */
+  private decoupled = false;
+  /** The ensemble's own model_transaction_policy, restored when no step is decoupled any more. */
+  private readonly configuredPolicy: ModelConfig['model_transaction_policy'];
   private drained: (() => void) | undefined;
 
   /** Throws EnsembleConfigError when the configuration itself is wrong. */
   constructor(private readonly context: EnsembleContext) {
     this.plan = planEnsemble(context.config);
     this.runContext = { ...context, plan: this.plan };
+    this.configuredPolicy = context.config.model_transaction_policy;
   }
 
   get pendingCount(): number {
@@ -51,7 +57,12 @@ export class EnsembleScheduler implements ModelScheduler {
   /** Why the step models, as they are loaded now, cannot serve this ensemble; undefined when they can. */
   stepProblem(): string | undefined {
     try {
-      checkSteps(this.context.config, this.plan, this.context.resolve);
+      this.decoupled = checkSteps(this.context.config, this.plan, this.context.resolve);
+      // As in Triton, an ensemble with a decoupled step is decoupled itself: its configuration says so to the frontends.
+      const { config } = this.context;
+      if (this.decoupled) config.model_transaction_policy = { ...this.configuredPolicy, decoupled: true };
+      else if (this.configuredPolicy) config.model_transaction_policy = this.configuredPolicy;
+      else delete config.model_transaction_policy;
       return undefined;
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
@@ -69,9 +80,21 @@ export class EnsembleScheduler implements ModelScheduler {
       statistics.recordFailure('OTHER', (performance.now() - arrivalMs) * MS_TO_NS);
       return Promise.reject(err);
     }
+    const { onResponse } = request;
+    if (this.decoupled && !onResponse) {
+      statistics.recordFailure('OTHER', (performance.now() - arrivalMs) * MS_TO_NS);
+      return Promise.reject(
+        new InferenceError(
+          'UNSUPPORTED',
+          `model '${modelName}' version ${version} is an ensemble with a decoupled step, which answers with any number of responses: send its requests over a stream (gRPC ModelStreamInfer, HTTP generate_stream)`,
+        ),
+      );
+    }
     this.inFlight++;
     const answer = new Promise<InferenceResponse>((resolve, reject) => {
-      new EnsembleRun(this.runContext, prepared, this.routeFor(prepared.outputNames), arrivalMs, resolve, reject).start();
+      const route = this.routeFor(prepared.outputNames);
+      if (this.decoupled) new EnsembleStreamRun(this.runContext, prepared, route, arrivalMs, onResponse!, resolve, reject).start();
+      else new EnsembleRun(this.runContext, prepared, route, arrivalMs, resolve, reject).start();
     });
     const done = () => {
       this.inFlight--;

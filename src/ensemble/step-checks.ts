@@ -44,8 +44,77 @@ function stepModel(step: PlannedStep, resolve: ModelResolver): ModelConfig {
   }
 }
 
-/** Throws EnsembleConfigError naming the first way the step models do not fit the ensemble. */
-export function checkSteps(ensemble: ModelConfig, plan: EnsemblePlan, resolve: ModelResolver): void {
+/** The steps that read, directly or through other steps, what `step` produces. */
+function downstreamOf(plan: EnsemblePlan, step: PlannedStep): Set<PlannedStep> {
+  const found = new Set<PlannedStep>();
+  const pending = [step];
+  while (pending.length > 0) {
+    for (const { ensembleTensor } of pending.pop()!.outputs) {
+      for (const reader of plan.consumers.get(ensembleTensor) ?? []) {
+        if (!found.has(reader)) {
+          found.add(reader);
+          pending.push(reader);
+        }
+      }
+    }
+  }
+  return found;
+}
+
+/** The steps whose results `step` reads, directly or through other steps. */
+function upstreamOf(plan: EnsemblePlan, step: PlannedStep): Set<PlannedStep> {
+  const found = new Set<PlannedStep>();
+  const pending = [step];
+  while (pending.length > 0) {
+    for (const { ensembleTensor } of pending.pop()!.inputs) {
+      const producer = plan.producers.get(ensembleTensor);
+      if (producer && !found.has(producer)) {
+        found.add(producer);
+        pending.push(producer);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Each response of a decoupled step goes on through the steps after it as a run of its
+ * own, which sees what was computed before the decoupled step began and what its own
+ * response leads to. A step after it that also reads a tensor of a parallel branch (nor
+ * before, nor after it), or an ensemble output of such a branch beside outputs that
+ * depend on the decoupled step, would have to pair responses with that branch: refused.
+ */
+function checkDecoupledStep(ensemble: ModelConfig, plan: EnsemblePlan, step: PlannedStep): void {
+  const after = downstreamOf(plan, step);
+  const before = upstreamOf(plan, step);
+  const inRun = (producer: PlannedStep | undefined) => producer === undefined || producer === step || before.has(producer) || after.has(producer);
+  for (const reader of after) {
+    for (const { ensembleTensor, modelTensor } of reader.inputs) {
+      const producer = plan.producers.get(ensembleTensor);
+      if (!inRun(producer)) {
+        throw new EnsembleConfigError(
+          `${step.label} is decoupled, and ${reader.label}, which runs once per response of it, also reads tensor '${ensembleTensor}' (input '${modelTensor}') from ${producer!.label}, a parallel branch: ` +
+            'Nereid runs the steps after a decoupled step only on what comes before it or from it',
+        );
+      }
+    }
+  }
+  const producersOfOutputs = ensemble.output.map((output) => ({ name: output.name, producer: plan.producers.get(output.name) }));
+  if (!producersOfOutputs.some(({ producer }) => producer === step || (producer !== undefined && after.has(producer)))) return;
+  const apart = producersOfOutputs.find(({ producer }) => !inRun(producer));
+  if (apart) {
+    throw new EnsembleConfigError(
+      `${step.label} is decoupled, so the ensemble answers once per response of it, but ensemble output '${apart.name}' comes from ${apart.producer!.label}, a parallel branch: ` +
+        'every output of an ensemble with a decoupled step must come from before that step, from it, or from the steps after it',
+    );
+  }
+}
+
+/**
+ * Throws EnsembleConfigError naming the first way the step models do not fit the ensemble.
+ * Returns whether a step model is decoupled, which makes the ensemble decoupled too.
+ */
+export function checkSteps(ensemble: ModelConfig, plan: EnsemblePlan, resolve: ModelResolver): boolean {
   const configs = plan.steps.map((step) => stepModel(step, resolve));
   const ends = new Map<string, TensorEnd>();
   for (const input of ensemble.input) {
@@ -54,12 +123,7 @@ export function checkSteps(ensemble: ModelConfig, plan: EnsemblePlan, resolve: M
 
   plan.steps.forEach((step, k) => {
     const model = configs[k];
-    if (model.model_transaction_policy?.decoupled) {
-      throw new EnsembleConfigError(
-        `${step.label}: model '${step.modelName}' is decoupled (model_transaction_policy { decoupled: true }); ` +
-          'Nereid runs ensemble steps that answer each request once, not decoupled ones',
-      );
-    }
+    if (model.model_transaction_policy?.decoupled) checkDecoupledStep(ensemble, plan, step);
     if (ensemble.max_batch_size > model.max_batch_size) {
       throw new EnsembleConfigError(
         model.max_batch_size === 0
@@ -104,4 +168,5 @@ export function checkSteps(ensemble: ModelConfig, plan: EnsemblePlan, resolve: M
       shape: fullShape(ensemble, output.dims),
     });
   }
+  return configs.some((model) => model.model_transaction_policy?.decoupled === true);
 }

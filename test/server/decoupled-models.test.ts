@@ -451,10 +451,11 @@ describe('decoupled models and the rest of the server', () => {
     expect(json.error).toContain("call refused: UNSUPPORTED: model 'repeat_int32' version 1 is decoupled");
   });
 
-  it('keeps an ensemble with a decoupled step unavailable, naming the step', async () => {
-    const { status, json } = await getJson(`${t.url}/v2/models/repeat_ensemble/ready`);
-    expect(status).toBe(400);
-    expect(json.error).toContain("model 'repeat_int32' is decoupled");
+  it('serves an ensemble with a decoupled step as a decoupled model (test/ensemble/ensemble-decoupled.test.ts has the details)', async () => {
+    expect((await getJson(`${t.url}/v2/models/repeat_ensemble/ready`)).status).toBe(200);
+    const { responses, code } = await exchange([{ ...repeatRequest({ id: 'e', values: [3, 4] }), model_name: 'repeat_ensemble' }]);
+    expect(code).toBe(grpc.status.OK);
+    expect(responses.map((m) => outputValue(m, 'OUT')).sort()).toEqual([3, 4]);
   });
 
   it('serves a decoupled model with response_cache enabled uncached: the model runs for every request', async () => {
