@@ -222,6 +222,31 @@ describe('an ensemble with a decoupled step', () => {
     expect(many.json.error).toContain('generate expects model to produce exactly 1 response');
   });
 
+  it('stops answering a request its client cancelled, counts it as cancelled, and keeps serving', async () => {
+    const pendingOf = (model: string) => t.server.registry.resolve(model).requestScheduler.pendingCount;
+    const failures = async () => (await getJson(`${t.url}/v2/models/repeat_then_add/stats`)).json.model_stats[0].inference_stats.fail.count as number;
+    const failuresBefore = await failures();
+    const call = client.stream();
+    const received: Message[] = [];
+    const first = new Promise<void>((resolve) => call.once('data', () => resolve()));
+    call.on('data', (m: Message) => received.push(m));
+    const ended = new Promise<number>((resolve) => call.on('error', (err: grpc.ServiceError) => resolve(err.code)));
+    const slow = request('repeat_then_add', [1, 2, 3]);
+    slow.raw_input_contents[1] = Buffer.from(Uint32Array.of(0, 100, 100).buffer);
+    call.write(slow);
+    await first;
+    call.cancel();
+    expect(await ended).toBe(grpc.status.CANCELLED);
+    const deadline = Date.now() + 5_000;
+    while (pendingOf('repeat_int32') + pendingOf('add_ten') + pendingOf('repeat_then_add') > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(pendingOf('repeat_then_add')).toBe(0);
+    expect(pendingOf('repeat_int32')).toBe(0);
+    expect(received.length).toBeLessThan(3);
+    expect(await failures()).toBe(failuresBefore + 1);
+    const { messages } = await exchange([request('repeat_then_add', [2])]);
+    expect(value(messages[0], 'RESULT')).toBe(12);
+  });
+
   it("refuses unary calls with Triton's messages", async () => {
     const unary = await client.fail('ModelInfer', request('repeat_then_add', [1]));
     expect(unary.code).toBe(grpc.status.UNIMPLEMENTED);
