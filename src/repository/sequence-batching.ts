@@ -174,12 +174,6 @@ export function resolveSequenceStates(config: ModelConfig, signature: ModelSigna
     const batched = config.max_batch_size > 0;
     const batchAxis = batched ? stateBatchAxis(state.dims, model.shape) : 0;
     const shape = batched ? [...dims.slice(0, batchAxis), 1, ...dims.slice(batchAxis)] : [...dims];
-    if (batchAxis !== 0 && config.output.some((o) => o.name === state.output_name)) {
-      throw new Error(
-        `model '${name}': state output '${state.output_name}' is listed under output, but its batch dimension is axis ${batchAxis} in the model file; ` +
-          'a state output can be returned to clients only when its batch dimension is the first',
-      );
-    }
     const data = initial?.data_file
       ? initialStateFromFile(name, state.input_name, datatype, shape, modelDir, initial.data_file)
       : zeroData(datatype, elementCount(shape));

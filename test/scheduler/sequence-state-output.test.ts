@@ -4,9 +4,10 @@
  * goes back to the model on the next request. A client that does not ask for it does not
  * get it; the wrong listings are refused at load with a message naming the state.
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BATCH_DIM, specModelFiles, type ModelSpec } from '../../model_repository/generate.js';
 import { grpc, InferenceClient, int32sOf } from '../helpers/grpc-client.js';
 import { EXAMPLE_REPOSITORY, getJson, postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -29,6 +30,26 @@ const OUTPUT = '{ name: "OUTPUT" data_type: TYPE_INT32 dims: [ 1 ] }';
 beforeAll(async () => {
   addAccumulator('accumulator_with_state', `${OUTPUT}, { name: "ACC_OUT" data_type: TYPE_INT32 dims: [ 1 ] }`);
   addAccumulator('state_output_wrong_type', `${OUTPUT}, { name: "ACC_OUT" data_type: TYPE_FP32 dims: [ 1 ] }`);
+  // A recurrent state [2, batch, 3] listed under output: its batch dimension is not the first, as a model output's must be.
+  const recurrent: ModelSpec = {
+    name: 'recurrent_state_output',
+    description: 'H_NEXT = H + X',
+    maxBatchSize: 4,
+    opset: 11,
+    inputs: [{ name: 'X', dataType: 'TYPE_FP32', dims: [3] }],
+    outputs: [{ name: 'Y', dataType: 'TYPE_FP32', dims: [3] }],
+    graphOnlyInputs: [{ name: 'H', dataType: 'TYPE_FP32', dims: [2, BATCH_DIM, 3], wholeShape: true }],
+    graphOnlyOutputs: [{ name: 'H_NEXT', dataType: 'TYPE_FP32', dims: [2, BATCH_DIM, 3], wholeShape: true }],
+    configExtra: 'sequence_batching { state [ { input_name: "H" output_name: "H_NEXT" data_type: TYPE_FP32 dims: [ 2, 3 ] } ] }\n',
+    nodes: () => [
+      { op_type: 'Add', input: ['H', 'X'], output: ['H_NEXT'] },
+      { op_type: 'Identity', input: ['X'], output: ['Y'] },
+    ],
+  };
+  const { config, onnx } = specModelFiles(recurrent);
+  mkdirSync(join(repo.root, recurrent.name, '1'), { recursive: true });
+  writeFileSync(join(repo.root, recurrent.name, 'config.pbtxt'), config.replace('output [', 'output [ { name: "H_NEXT" data_type: TYPE_FP32 dims: [ 2, 3 ] },'));
+  writeFileSync(join(repo.root, recurrent.name, '1', 'model.onnx'), onnx);
   t = await startTestServer({ modelRepositories: [repo.root], modelControlMode: 'explicit', loadModels: ['accumulator_with_state'] });
   client = new InferenceClient(t.grpcTarget);
 });
@@ -118,5 +139,11 @@ describe('a state output listed under output', () => {
     expect(load.json.error).toContain('TYPE_INT32');
     const grpcError = await client.fail('ModelInfer', { model_name: 'state_output_wrong_type', inputs: [] });
     expect(grpcError.code).not.toBe(grpc.status.OK);
+  });
+
+  it('cannot list a state whose batch dimension is not the first: the model file check names it', async () => {
+    const load = await postJson(`${t.url}/v2/repository/models/recurrent_state_output/load`, {});
+    expect(load.status).toBe(400);
+    expect(load.json.error).toContain("output 'H_NEXT' has shape [2,-1,3] in the model file but the configuration gives [-1,2,3]");
   });
 });
