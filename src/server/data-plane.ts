@@ -7,7 +7,7 @@ import { modelStatisticsJson, parseTraceSettingsUpdate, type ModelStatisticsJson
 import type { IndexEntry, ModelConfig, ModelRegistry, ModelVersion } from '../repository/index.js';
 import { logSettingsJson, parseLogSettingsUpdate, type LogSettingsJson } from './log-settings-json.js';
 import { OutputDelivery } from './output-delivery.js';
-import { SharedMemoryManager, type DeviceMemoryOpener } from './shared-memory/index.js';
+import { routeDeviceTensors, SharedMemoryManager, type DeviceMemoryOpener } from './shared-memory/index.js';
 
 /** The Triton extensions this server actually implements. */
 export const EXTENSIONS = [
@@ -216,6 +216,7 @@ export class DataPlane {
       const model = resolved ?? this.registry.resolve(request.model, request.version);
       if (decoupledRefusal !== undefined && !request.onResponse && isDecoupled(model.config)) throw new InferenceError('UNSUPPORTED', decoupledRefusal);
       const delivery = OutputDelivery.prepare(request, model.config, model.labels, this.sharedMemory);
+      routeDeviceTensors(request, model.config, delivery?.sharedMemory);
       const { onResponse } = request;
       if (delivery && onResponse) {
         request.onResponse = (part) => onResponse(part.response ? { ...part, response: delivery.apply(part.response) } : part);
