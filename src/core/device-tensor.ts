@@ -29,13 +29,15 @@ export interface DeviceSpan {
 
 /**
  * One piece of device memory as the main thread holds it: where it is, and how to copy it
- * to the host (the fallback). `use()` checks that the memory is still there and keeps it
- * mapped until the returned release is called; it throws an InferenceError naming
- * `label` when the region has gone.
+ * to the host (the fallback). `pin()` keeps it mapped until the returned release is called,
+ * even if its region is unregistered meanwhile (the server pins a request's device tensors
+ * until the request is answered). `use()` pins it too and gives its span for an execution;
+ * it throws an InferenceError naming the tensor when the memory has gone.
  */
 export interface DeviceBytes {
   readonly deviceId: number;
   readonly byteSize: number;
+  pin(): () => void;
   use(): { span: DeviceSpan; release(): void };
   readHost(target: Uint8Array): void;
 }
@@ -127,7 +129,20 @@ export function concatDeviceParts(parts: readonly Tensor[], shape: number[]): Te
 export interface DeviceOutputTarget {
   readonly deviceId: number;
   readonly byteSize: number;
-  /** As DeviceBytes.use(). */
-  use(): { span: DeviceSpan; release(): void };
+  /** As DeviceBytes.pin(). */
+  pin(): () => void;
+  /** The span to write, pinned until released; undefined when the region was unregistered (the host write then refuses the output with the reason). */
+  use(): { span: DeviceSpan; release(): void } | undefined;
   written: boolean;
+}
+
+/** Pins every device input of `request` and its device output targets; the release lets go of them all. */
+export function pinDeviceTensors(request: InferenceRequest): (() => void) | undefined {
+  const releases: (() => void)[] = [];
+  for (const tensor of request.inputs) {
+    const device = placeholders.get(tensor.data);
+    if (device) for (const part of device.parts) releases.push(part.pin());
+  }
+  for (const target of request.deviceOutputs?.values() ?? []) releases.push(target.pin());
+  return releases.length === 0 ? undefined : () => releases.splice(0).forEach((release) => release());
 }

@@ -216,13 +216,14 @@ export class DataPlane {
       const model = resolved ?? this.registry.resolve(request.model, request.version);
       if (decoupledRefusal !== undefined && !request.onResponse && isDecoupled(model.config)) throw new InferenceError('UNSUPPORTED', decoupledRefusal);
       const delivery = OutputDelivery.prepare(request, model.config, model.labels, this.sharedMemory);
-      routeDeviceTensors(request, model.config, delivery?.sharedMemory);
       const { onResponse } = request;
       if (delivery && onResponse) {
         request.onResponse = (part) => onResponse(part.response ? { ...part, response: delivery.apply(part.response) } : part);
       }
-      const answer = model.requestScheduler.enqueue(request);
-      return delivery ? answer.then((response) => (onResponse && isDecoupled(model.config) ? response : delivery.apply(response))) : answer;
+      return routeDeviceTensors(request, model.config, delivery?.sharedMemory, () => {
+        const answer = model.requestScheduler.enqueue(request);
+        return delivery ? answer.then((response) => (onResponse && isDecoupled(model.config) ? response : delivery.apply(response))) : answer;
+      });
     } catch (err) {
       return Promise.reject(err);
     }

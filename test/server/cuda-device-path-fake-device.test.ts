@@ -23,6 +23,7 @@ class FakeSharedDeviceMemory implements DeviceMemoryOpener {
   private readonly allocations = new Map<string, { device: number; buffer: SharedArrayBuffer }>();
   hostReads = 0;
   hostWrites = 0;
+  closed = 0;
 
   open = (handle: Uint8Array, deviceId: number, byteSize: number): DeviceMemory => {
     const allocation = this.allocations.get(Buffer.from(handle).toString('hex'));
@@ -41,7 +42,9 @@ class FakeSharedDeviceMemory implements DeviceMemoryOpener {
         if (offset + length > byteSize) throw Object.assign(new Error(`offset ${offset} + ${length} bytes runs past the ${byteSize}-byte region`), { code: 'ERR_OUT_OF_RANGE' });
         return { deviceId, pointer: BigInt(offset), byteSize: length, sharedBuffer: allocation.buffer };
       },
-      close: () => undefined,
+      close: () => {
+        this.closed += 1;
+      },
     };
   };
 
@@ -202,6 +205,51 @@ describe('the direct device path on a fake CUDA device (host memory standing in 
     expect(onnx.status).toBe(200);
     expect([device.hostReads, device.hostWrites]).toEqual([2, 2]);
     closeTo(floats.subarray(IN, IN + OUT), mlpRow(rows[0]));
+  });
+
+  it('keeps an input region mapped while a request that reads it in place is queued, though unregistered meanwhile, and closes it after', async () => {
+    const rows = inputRows(1, 30);
+    const leaving = device.allocate(0, IN * 4);
+    leaving.floats.set(rows.flat());
+    const stays = device.allocate(0, OUT * 4);
+    await register('leaving', leaving.handle, 0, IN * 4);
+    await register('stays', stays.handle, 0, OUT * 4);
+    const scheduler = t.server.registry.resolve('mlp_gpu0_batched').requestScheduler;
+    // The batcher holds it, waiting for 4 rows.
+    const queued = postJson(`${t.url}/v2/models/mlp_gpu0_batched/infer`, {
+      inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, IN], parameters: shm('leaving', 0, IN * 4) }],
+      outputs: [{ name: 'OUTPUT0', parameters: shm('stays', 0, OUT * 4) }],
+    });
+    await expect.poll(() => scheduler.queuedCount).toBe(1);
+    const closedBefore = device.closed;
+    expect((await postJson(`${t.url}/v2/cudasharedmemory/region/leaving/unregister`, {})).status).toBe(200);
+    expect((await getJson(`${t.url}/v2/cudasharedmemory/status`)).json).toEqual([{ name: 'stays', device_id: 0, byte_size: OUT * 4 }]);
+    expect(device.closed).toBe(closedBefore);
+    const filler = await postJson(`${t.url}/v2/models/mlp_gpu0_batched/infer`, { inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [3, IN], data: inputRows(3, 31).flat() }] });
+    expect(filler.status).toBe(200);
+    expect((await queued).status).toBe(200);
+    closeTo(stays.floats, mlpRow(rows[0]));
+    expect(device.closed).toBe(closedBefore + 1);
+    // Batched with a host request, the input was read from the (unregistered, still mapped) region into the host batch.
+    expect([device.hostReads, device.hostWrites]).toEqual([1, 0]);
+  });
+
+  it('refuses an output whose region was unregistered while its request was queued, as the host path does; the request batched with it is answered', async () => {
+    const { handle, floats } = device.allocate(0, (IN + OUT) * 4);
+    floats.set(inputRows(1, 32).flat());
+    await register('gone', handle, 0, floats.byteLength);
+    const scheduler = t.server.registry.resolve('mlp_gpu0_batched').requestScheduler;
+    const queued = postJson(`${t.url}/v2/models/mlp_gpu0_batched/infer`, regionRequest('gone', 1, 0, IN * 4));
+    await expect.poll(() => scheduler.queuedCount).toBe(1);
+    await postJson(`${t.url}/v2/cudasharedmemory/region/gone/unregister`, {});
+    const fillerRows = inputRows(3, 33);
+    const filler = await postJson(`${t.url}/v2/models/mlp_gpu0_batched/infer`, { inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [3, IN], data: fillerRows.flat() }] });
+    expect(filler.status).toBe(200);
+    closeTo(filler.json.outputs[0].data, fillerRows.flatMap(mlpRow));
+    const refused = await queued;
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toBe("output 'OUTPUT0': shared memory region 'gone' was unregistered while the request was in flight; the output was not written");
+    expect(Array.from(floats.subarray(IN, IN + OUT))).toEqual(new Array(OUT).fill(0));
   });
 
   it('takes the device path over gRPC too', async () => {

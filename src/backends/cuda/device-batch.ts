@@ -107,12 +107,12 @@ function outputPlans(
     let host = false;
     const spans = requests.map((request) => {
       const target = request.deviceOutputs?.get(name);
-      // A region too small for the rows is left to the host write, which refuses it with the sizes.
-      if (!target || width === undefined || target.deviceId !== gpuDevice || target.byteSize < request.rows * width * 4) {
+      // A region too small for the rows, or unregistered meanwhile, is left to the host write, which refuses it with the reason.
+      const used = target && width !== undefined && target.deviceId === gpuDevice && target.byteSize >= request.rows * width * 4 ? target.use() : undefined;
+      if (!target || !used || width === undefined) {
         if (request.outputNames.includes(name)) host = true;
         return null;
       }
-      const used = target.use();
       releases.push(used.release);
       marks.push(() => (target.written = true));
       return { ...used.span, byteSize: request.rows * width * 4 };

@@ -7,7 +7,7 @@
  * batcher's state), the inputs are copied to the host here, before anything else sees them,
  * and the outputs are written from the host as before.
  */
-import { materializeDeviceInputs, type DeviceOutputTarget, type InferenceRequest } from '../../core/index.js';
+import { materializeDeviceInputs, pinDeviceTensors, type DeviceOutputTarget, type InferenceRequest } from '../../core/index.js';
 import type { ModelConfig } from '../../repository/index.js';
 import type { SharedMemoryOutput } from './shared-memory-manager.js';
 
@@ -22,19 +22,36 @@ export function takesDeviceTensors(config: ModelConfig): boolean {
 }
 
 /**
- * Routes a request's device tensors for `config`'s model: its CUDA shared memory outputs
- * offered to the backend as device targets, or its device inputs copied to the host.
+ * Routes a request's device tensors for `config`'s model, then answers it with `run`: its
+ * device inputs copied to the host, or kept, with its CUDA shared memory outputs offered to
+ * the backend as device targets. Kept tensors are pinned until the answer has been
+ * delivered: their regions stay mapped meanwhile, even if unregistered.
  */
-export function routeDeviceTensors(request: InferenceRequest, config: ModelConfig, outputs: ReadonlyMap<string, SharedMemoryOutput> | undefined): void {
+export function routeDeviceTensors<T>(
+  request: InferenceRequest,
+  config: ModelConfig,
+  outputs: ReadonlyMap<string, SharedMemoryOutput> | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
   if (!takesDeviceTensors(config)) {
     materializeDeviceInputs(request);
-    return;
+    return run();
   }
-  if (!outputs) return;
   let targets: Map<string, DeviceOutputTarget> | undefined;
-  for (const [name, output] of outputs) {
+  for (const [name, output] of outputs ?? []) {
     const target = output.deviceTarget();
     if (target) (targets ??= new Map()).set(name, target);
   }
   if (targets) request.deviceOutputs = targets;
+  const release = pinDeviceTensors(request);
+  if (!release) return run();
+  let answer: Promise<T>;
+  try {
+    answer = run();
+  } catch (err) {
+    release();
+    throw err;
+  }
+  answer.then(release, release);
+  return answer;
 }

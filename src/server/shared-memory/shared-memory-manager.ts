@@ -51,8 +51,10 @@ type RegionKind = 'system' | 'cuda';
 
 class Region {
   unregistered = false;
-  /** Executions reading or writing it in place now (device path): its mapping outlives unregistering until they end. */
-  private uses = 0;
+  /** Requests and executions using it in place (device path): its mapping outlives unregistering until they let go. */
+  private pins = 0;
+  /** Set once its mapping is closed (unregistered and no longer pinned). */
+  unmapped = false;
 
   constructor(
     readonly name: string,
@@ -71,28 +73,35 @@ class Region {
     return this.kind === 'cuda' && typeof (this.mapping as DeviceMemory).span === 'function';
   }
 
-  /** Unmaps it now, or once the last execution using it in place has ended. */
+  /** Unmaps it now, or once nothing pins it any more. */
   release(): void {
     this.unregistered = true;
-    if (this.uses === 0) this.mapping.close();
+    if (this.pins === 0) this.unmap();
   }
 
-  /** `byteSize` bytes at `offset` for an execution on the device, mapped until `release()`. */
+  /** Keeps it mapped (even once unregistered) until the returned release is called. */
+  pin(): () => void {
+    this.pins += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.pins -= 1;
+      if (this.pins === 0 && this.unregistered) this.unmap();
+    };
+  }
+
+  /** `byteSize` bytes at `offset` for an execution on the device, mapped until `release()`; throws when it is no longer mapped. */
   use(label: string, offset: number, byteSize: number): { span: DeviceSpan; release(): void } {
-    if (this.unregistered) throw unregisteredInFlight(label, this.name);
+    if (this.unmapped) throw unregisteredInFlight(label, this.name);
     let span: DeviceSpan | undefined;
     access(label, this, () => (span = (this.mapping as DeviceMemory).span!(offset, byteSize)));
-    this.uses += 1;
-    let released = false;
-    return {
-      span: span!,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.uses -= 1;
-        if (this.uses === 0 && this.unregistered) this.mapping.close();
-      },
-    };
+    return { span: span!, release: this.pin() };
+  }
+
+  private unmap(): void {
+    this.unmapped = true;
+    this.mapping.close();
   }
 }
 
@@ -117,7 +126,12 @@ class RegionOutputTarget implements DeviceOutputTarget {
     return this.reference.byteSize;
   }
 
-  use(): { span: DeviceSpan; release(): void } {
+  pin(): () => void {
+    return this.region.pin();
+  }
+
+  use(): { span: DeviceSpan; release(): void } | undefined {
+    if (this.region.unregistered) return undefined;
     return this.region.use(this.label, this.reference.offset, this.reference.byteSize);
   }
 }
@@ -337,9 +351,10 @@ export class SharedMemoryManager {
       const bytes: DeviceBytes = {
         deviceId: region.deviceId,
         byteSize,
+        pin: () => region.pin(),
         use: () => region.use(label, offset, byteSize),
         readHost: (target) => {
-          if (region.unregistered) throw unregisteredInFlight(label, region.name);
+          if (region.unmapped) throw unregisteredInFlight(label, region.name);
           access(label, region, () => region.mapping.read(offset, target));
         },
       };
