@@ -11,8 +11,9 @@
  * reads it in place when the model runs on that device, anything else copies it to the
  * host first (see device-path.ts). An output is written when the model has answered (or,
  * on the device path, by the model itself); if its region was unregistered in between,
- * that request fails with a clear error and nothing is written. A region in use by a
- * running execution stays mapped until the execution ends, even once unregistered.
+ * that request fails with a clear error and nothing is written. A region that an
+ * in-flight request uses in place stays mapped until the request is answered, even once
+ * unregistered.
  */
 import {
   byteSize as datatypeByteSize,
