@@ -2,12 +2,17 @@
 # Checks the CUDA code paths on a machine with a GPU, without Node or npm:
 #   1. compiles the kernels (nvcc --fatbin) and the C++ test programs (g++);
 #   2. proves the hand-written declarations of src/cuda-api.h agree with the CUDA headers;
-#   3. runs native/cuda/test/dense-executor-test: device probe, NVML readings, and every
-#      step kind in FP32, FP16 and BF16 against the CPU reference (exit 1 on a mismatch);
+#   3. runs native/cuda/test/dense-executor-test: device probe, NVML readings, every step
+#      kind in FP32, FP16 and BF16 against the CPU reference, and the direct device path
+#      (DenseExecutor::runBatch: a batch gathered device to device from several requests'
+#      memory plus a host input, outputs scattered back and copied to the host, and its
+#      refusals) against the same reference (exit 1 on a mismatch);
 #   4. runs native/cuda/test/cuda-ipc-test: CUDA shared memory across two processes (a
-#      handle exported by one, opened, read, written and run on by the other);
+#      handle exported by one, opened, read, written and run on by the other, with
+#      runOnDevice and with runBatch gathering and scattering three requests in the region);
 #      then, when node and native/build/Release/nereid_cuda.node are there, the same region
-#      through the Node addon (test/cuda-shm-addon-check.mjs);
+#      through the Node addon (test/cuda-shm-addon-check.mjs: CudaSharedMemory, pointer()
+#      and DenseModel.runDevice() as the server's cuda backend calls them);
 #   5. when python3 has torch: the mlp FP16 benchmark against a torch.nn.Linear stack on
 #      the same weights (bench/cuda/pytorch-mlp-bench.py), with the ratios.
 # Output goes to stdout and, when $OUT is set, to $OUT/check-gpu.log and $OUT/bench.jsonl.

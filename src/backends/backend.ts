@@ -1,4 +1,4 @@
-import type { Datatype, ErrorCode, InferenceRequest, InferenceResponse, Parameters, Tensor } from '../core/index.js';
+import type { Datatype, DeviceOutputTarget, ErrorCode, InferenceRequest, InferenceResponse, Parameters, Tensor } from '../core/index.js';
 
 /** An input or output as the model file itself declares it; -1 marks a dimension of any size. */
 export interface TensorSignature {
@@ -38,6 +38,8 @@ export interface BatchRequest {
   outputNames: string[];
   parameters?: Parameters;
   id?: string;
+  /** The request's outputs that go to device memory (InferenceRequest.deviceOutputs). */
+  deviceOutputs?: ReadonlyMap<string, DeviceOutputTarget>;
 }
 
 /**

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { cudaAddon, cudaProbe } from './cuda/cuda-addon.js';
+import { fakeCudaDeviceCount } from './cuda/fake-device.js';
 
 /** The GPUs a backend can place instances on, or none and why. */
 export interface GpuAvailability {
@@ -50,6 +51,8 @@ export function gpuAvailability(backend: string): GpuAvailability {
     return found;
   }
   if (backend === 'cuda') {
+    const fakes = fakeCudaDeviceCount();
+    if (fakes > 0) return { gpus: Array.from({ length: fakes }, (_, k) => k) };
     const found = devices();
     if (found.reason) return found;
     const libraries = cudaAddon().addon!.libraries();

@@ -12,3 +12,4 @@ export * from './log-line.js';
 export * from './request-trace.js';
 export * from './worker-script.js';
 export * from './steady-clock.js';
+export * from './device-tensor.js';

@@ -1,4 +1,5 @@
 import type { Cancellation } from './cancellation.js';
+import type { DeviceOutputTarget } from './device-tensor.js';
 import type { InferenceError } from './errors.js';
 import type { RequestTrace } from './request-trace.js';
 import type { Tensor } from './tensor.js';
@@ -30,6 +31,11 @@ export interface InferenceRequest {
    * the final flag has come. A decoupled model refuses a request without it.
    */
   onResponse?: (part: StreamedResponse) => void;
+  /**
+   * Outputs the client wants in device memory (CUDA shared memory), set by the server for
+   * a model whose backend can write them there (the cuda backend's device path).
+   */
+  deviceOutputs?: ReadonlyMap<string, DeviceOutputTarget>;
 }
 
 /**

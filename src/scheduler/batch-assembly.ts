@@ -6,6 +6,7 @@
 import { ownedTensor, type BatchRequest, type ExecutionBatch, type ExecutionResult } from '../backends/index.js';
 import {
   concatByteElements,
+  concatDeviceParts,
   elementCount,
   isPackedBytes,
   splitByteElements,
@@ -39,6 +40,8 @@ function concatenate(parts: readonly Tensor[]): Tensor {
   let rows = 0;
   for (const part of parts) rows += part.shape[0];
   const shape = [rows, ...first.shape.slice(1)];
+  const device = concatDeviceParts(parts, shape);
+  if (device) return device;
   if (isPackedBytes(first.data)) {
     return { name: first.name, datatype: first.datatype, shape, data: concatByteElements(parts.map((part) => part.data as PackedBytes)) };
   }
@@ -67,6 +70,7 @@ export function assembleBatch(requests: readonly QueuedRequest[], config: ModelC
     const info: BatchRequest = { rows: prepared.batchSize, outputNames: prepared.outputNames };
     if (prepared.request.parameters) info.parameters = prepared.request.parameters;
     if (prepared.request.id !== undefined) info.id = prepared.request.id;
+    if (prepared.request.deviceOutputs) info.deviceOutputs = prepared.request.deviceOutputs;
     return info;
   });
   const inputs =

@@ -7,7 +7,7 @@ import { modelStatisticsJson, parseTraceSettingsUpdate, type ModelStatisticsJson
 import type { IndexEntry, ModelConfig, ModelRegistry, ModelVersion } from '../repository/index.js';
 import { logSettingsJson, parseLogSettingsUpdate, type LogSettingsJson } from './log-settings-json.js';
 import { OutputDelivery } from './output-delivery.js';
-import { SharedMemoryManager, type DeviceMemoryOpener } from './shared-memory/index.js';
+import { routeDeviceTensors, SharedMemoryManager, type DeviceMemoryOpener } from './shared-memory/index.js';
 
 /** The Triton extensions this server actually implements. */
 export const EXTENSIONS = [
@@ -220,8 +220,10 @@ export class DataPlane {
       if (delivery && onResponse) {
         request.onResponse = (part) => onResponse(part.response ? { ...part, response: delivery.apply(part.response) } : part);
       }
-      const answer = model.requestScheduler.enqueue(request);
-      return delivery ? answer.then((response) => (onResponse && isDecoupled(model.config) ? response : delivery.apply(response))) : answer;
+      return routeDeviceTensors(request, model.config, delivery?.sharedMemory, () => {
+        const answer = model.requestScheduler.enqueue(request);
+        return delivery ? answer.then((response) => (onResponse && isDecoupled(model.config) ? response : delivery.apply(response))) : answer;
+      });
     } catch (err) {
       return Promise.reject(err);
     }

@@ -20,7 +20,8 @@ const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 export class OutputDelivery {
   private constructor(
     private readonly classifications: ReadonlyMap<string, number>,
-    private readonly sharedMemory: ReadonlyMap<string, SharedMemoryOutput>,
+    /** The outputs that go to shared memory (read by device-path.ts for the cuda backend's device path). */
+    readonly sharedMemory: ReadonlyMap<string, SharedMemoryOutput>,
     private readonly batched: boolean,
     private readonly labels: OutputLabels,
   ) {}

@@ -191,7 +191,8 @@ bool readPlan(Napi::Env env, Napi::Object object, Plan& plan) {
 class DenseModel : public Napi::ObjectWrap<DenseModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "DenseModel", {InstanceMethod("run", &DenseModel::Run), InstanceMethod("close", &DenseModel::Close)});
+    return DefineClass(env, "DenseModel",
+                       {InstanceMethod("run", &DenseModel::Run), InstanceMethod("runDevice", &DenseModel::RunDevice), InstanceMethod("close", &DenseModel::Close)});
   }
 
   /** new DenseModel(plan, device): uploads the weights; throws with the reason when the device cannot run it. */
@@ -223,6 +224,7 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
     }
     for (int index : plan.inputs) inputWidths_.push_back(plan.widths[index]);
     for (int index : plan.outputs) outputWidths_.push_back(plan.widths[index]);
+    device_ = device;
   }
 
  private:
@@ -300,6 +302,150 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
     return promise;
   }
 
+  /** The direct device path (DenseExecutor::runBatch): host inputs are kept alive by references, spans are device addresses. */
+  class RunDeviceWorker : public Napi::AsyncWorker {
+   public:
+    RunDeviceWorker(Napi::Env env, DenseModel* model, size_t rows, std::vector<Napi::Reference<Napi::Float32Array>> hostRefs, std::vector<BatchInput> inputs,
+                    std::vector<BatchOutput> outputs, std::vector<bool> host)
+        : Napi::AsyncWorker(env),
+          model_(model),
+          rows_(rows),
+          hostRefs_(std::move(hostRefs)),
+          inputs_(std::move(inputs)),
+          outputs_(std::move(outputs)),
+          deferred_(Napi::Promise::Deferred::New(env)) {
+      for (size_t i = 0; i < outputs_.size(); ++i) {
+        results_.emplace_back(host[i] ? rows * model->outputWidths_[i] : 0);
+        if (host[i]) outputs_[i].host = results_[i].data();
+      }
+    }
+    Napi::Promise Promise() { return deferred_.Promise(); }
+    void Execute() override {
+      std::string error;
+      if (!model_->executor_->runBatch(rows_, inputs_, outputs_, error)) SetError(error);
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      model_->busy_ = false;
+      Napi::Array result = Napi::Array::New(env, results_.size());
+      for (size_t i = 0; i < results_.size(); ++i) {
+        Napi::Float32Array array = Napi::Float32Array::New(env, results_[i].size());
+        std::copy(results_[i].begin(), results_[i].end(), array.Data());
+        result.Set(i, array);
+      }
+      deferred_.Resolve(result);
+    }
+    void OnError(const Napi::Error& error) override {
+      model_->busy_ = false;
+      deferred_.Reject(error.Value());
+    }
+
+   private:
+    DenseModel* model_;
+    size_t rows_;
+    std::vector<Napi::Reference<Napi::Float32Array>> hostRefs_;
+    std::vector<BatchInput> inputs_;
+    std::vector<BatchOutput> outputs_;
+    std::vector<std::vector<float>> results_;
+    Napi::Promise::Deferred deferred_;
+  };
+
+  /** A span object { deviceId, pointer: bigint, byteSize } of this model's device; empty message when it is one, else why not. */
+  std::string readSpan(Napi::Value value, DeviceSpan& span) const {
+    if (!value.IsObject()) return "is not a device span";
+    Napi::Object object = value.As<Napi::Object>();
+    if (!object.Get("sharedBuffer").IsUndefined()) return "is memory of a fake device, not of CUDA device " + std::to_string(device_);
+    Napi::Value device = object.Get("deviceId");
+    if (!device.IsNumber() || device.As<Napi::Number>().Int32Value() != device_) {
+      return "is memory of CUDA device " + (device.IsNumber() ? std::to_string(device.As<Napi::Number>().Int32Value()) : std::string("?")) +
+             ", the model runs on device " + std::to_string(device_);
+    }
+    Napi::Value pointer = object.Get("pointer");
+    Napi::Value bytes = object.Get("byteSize");
+    if (!pointer.IsBigInt() || !bytes.IsNumber()) return "needs a bigint 'pointer' and a number 'byteSize'";
+    bool lossless = true;
+    span.pointer = reinterpret_cast<const void*>(static_cast<uintptr_t>(pointer.As<Napi::BigInt>().Uint64Value(&lossless)));
+    const double size = bytes.As<Napi::Number>().DoubleValue();
+    if (!lossless || !(size >= 0) || size > 9007199254740991.0) return "has a bad pointer or byteSize";
+    span.bytes = static_cast<size_t>(size);
+    return "";
+  }
+
+  /**
+   * runDevice(rows, inputs: (Float32Array | DeviceSpan[])[], outputs: { host, scatter: { rowStart, rows, span }[] }[]):
+   * Promise<Float32Array[]>, the outputs not wanted on the host empty.
+   */
+  Napi::Value RunDevice(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto reject = [&](const std::string& message) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Reject(Napi::Error::New(env, message).Value());
+      return deferred.Promise();
+    };
+    if (!executor_) return reject("the model is closed");
+    if (busy_) return reject("the model is already running a batch");
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray()) return reject("runDevice(rows, inputs, outputs)");
+    const double rowsValue = info[0].As<Napi::Number>().DoubleValue();
+    if (!(rowsValue >= 0) || rowsValue != static_cast<double>(static_cast<size_t>(rowsValue))) return reject("rows must be a whole number");
+    const size_t rows = static_cast<size_t>(rowsValue);
+    Napi::Array inputArray = info[1].As<Napi::Array>();
+    Napi::Array outputArray = info[2].As<Napi::Array>();
+    if (inputArray.Length() != inputWidths_.size()) return reject("expected " + std::to_string(inputWidths_.size()) + " inputs");
+    if (outputArray.Length() != outputWidths_.size()) return reject("expected " + std::to_string(outputWidths_.size()) + " outputs");
+    std::vector<Napi::Reference<Napi::Float32Array>> hostRefs;
+    std::vector<BatchInput> inputs(inputArray.Length());
+    for (uint32_t i = 0; i < inputArray.Length(); ++i) {
+      Napi::Value value = inputArray.Get(i);
+      if (value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+        Napi::Float32Array input = value.As<Napi::Float32Array>();
+        if (input.ElementLength() != rows * inputWidths_[i]) {
+          return reject("input " + std::to_string(i) + ": expected " + std::to_string(rows * inputWidths_[i]) + " values, got " + std::to_string(input.ElementLength()));
+        }
+        inputs[i].host = input.Data();
+        hostRefs.push_back(Napi::Persistent(input));
+        continue;
+      }
+      if (!value.IsArray()) return reject("input " + std::to_string(i) + " must be a Float32Array or an array of device spans");
+      Napi::Array spans = value.As<Napi::Array>();
+      for (uint32_t k = 0; k < spans.Length(); ++k) {
+        DeviceSpan span;
+        if (std::string why = readSpan(spans.Get(k), span); !why.empty()) return reject("input " + std::to_string(i) + ", span " + std::to_string(k) + " " + why);
+        inputs[i].spans.push_back(span);
+      }
+    }
+    std::vector<BatchOutput> outputs(outputArray.Length());
+    std::vector<bool> host(outputArray.Length());
+    for (uint32_t i = 0; i < outputArray.Length(); ++i) {
+      if (!outputArray.Get(i).IsObject()) return reject("output " + std::to_string(i) + " must be { host, scatter }");
+      Napi::Object output = outputArray.Get(i).As<Napi::Object>();
+      host[i] = output.Get("host").ToBoolean();
+      Napi::Value scatter = output.Get("scatter");
+      if (!scatter.IsArray()) return reject("output " + std::to_string(i) + ": 'scatter' must be an array");
+      Napi::Array scatterArray = scatter.As<Napi::Array>();
+      for (uint32_t k = 0; k < scatterArray.Length(); ++k) {
+        if (!scatterArray.Get(k).IsObject()) return reject("output " + std::to_string(i) + ", scatter " + std::to_string(k) + " must be { rowStart, rows, span }");
+        Napi::Object entry = scatterArray.Get(k).As<Napi::Object>();
+        DeviceSpan span;
+        if (std::string why = readSpan(entry.Get("span"), span); !why.empty()) return reject("output " + std::to_string(i) + ", scatter " + std::to_string(k) + ": the span " + why);
+        const double rowStart = entry.Get("rowStart").ToNumber().DoubleValue();
+        const double count = entry.Get("rows").ToNumber().DoubleValue();
+        if (!(rowStart >= 0) || !(count >= 0) || rowStart + count > static_cast<double>(rows)) {
+          return reject("output " + std::to_string(i) + ", scatter " + std::to_string(k) + ": rows are not rows of the batch");
+        }
+        if (static_cast<double>(span.bytes) < count * outputWidths_[i] * 4) {
+          return reject("output " + std::to_string(i) + ", scatter " + std::to_string(k) + ": the span of " + std::to_string(span.bytes) + " bytes cannot hold " +
+                        std::to_string(static_cast<size_t>(count) * outputWidths_[i] * 4));
+        }
+        outputs[i].scatter.push_back({static_cast<size_t>(rowStart), static_cast<size_t>(count), const_cast<void*>(span.pointer)});
+      }
+    }
+    busy_ = true;
+    auto* worker = new RunDeviceWorker(env, this, rows, std::move(hostRefs), std::move(inputs), std::move(outputs), host);
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (busy_) {
       Napi::Error::New(info.Env(), "close() while a batch runs").ThrowAsJavaScriptException();
@@ -312,6 +458,7 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
   std::unique_ptr<DenseExecutor> executor_;
   std::vector<uint32_t> inputWidths_;
   std::vector<uint32_t> outputWidths_;
+  int device_ = 0;
   bool busy_ = false;
 };
 
@@ -350,7 +497,7 @@ class CudaSharedMemory : public Napi::ObjectWrap<CudaSharedMemory> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "CudaSharedMemory",
                        {InstanceMethod("read", &CudaSharedMemory::Read), InstanceMethod("write", &CudaSharedMemory::Write),
-                        InstanceMethod("close", &CudaSharedMemory::Close)});
+                        InstanceMethod("pointer", &CudaSharedMemory::Pointer), InstanceMethod("close", &CudaSharedMemory::Close)});
   }
 
   explicit CudaSharedMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaSharedMemory>(info) {
@@ -404,6 +551,29 @@ class CudaSharedMemory : public Napi::ObjectWrap<CudaSharedMemory> {
   Napi::Value Write(const Napi::CallbackInfo& info) {
     access(info, true);
     return info.Env().Undefined();
+  }
+  /** pointer(offset, byteSize): bigint, the device address of those bytes for the direct device path; bounds-checked. */
+  Napi::Value Pointer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+      throwIpcError(env, {IpcErrorKind::InvalidArgument, "pointer(offset: number, byteSize: number)"});
+      return env.Undefined();
+    }
+    if (!region_) {
+      throwIpcError(env, {IpcErrorKind::Closed, "the CUDA shared memory region is closed"});
+      return env.Undefined();
+    }
+    const double offset = info[0].As<Napi::Number>().DoubleValue();
+    const double bytes = info[1].As<Napi::Number>().DoubleValue();
+    void* at = offset >= 0 && bytes >= 0 && offset + bytes <= static_cast<double>(region_->byteSize())
+                   ? region_->at(static_cast<size_t>(offset), static_cast<size_t>(bytes))
+                   : nullptr;
+    if (!at) {
+      throwIpcError(env, {IpcErrorKind::OutOfRange, "offset " + std::to_string(static_cast<long long>(offset)) + " + " + std::to_string(static_cast<long long>(bytes)) +
+                                                        " bytes runs past the " + std::to_string(region_->byteSize()) + "-byte region"});
+      return env.Undefined();
+    }
+    return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(at)));
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
     region_.reset();

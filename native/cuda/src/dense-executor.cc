@@ -416,37 +416,102 @@ bool DenseExecutor::runOnDevice(size_t rows, const std::vector<const void*>& inp
     error = "expected " + std::to_string(plan_.inputs.size()) + " inputs and " + std::to_string(plan_.outputs.size()) + " outputs";
     return false;
   }
+  std::vector<BatchInput> batchInputs(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) batchInputs[i].spans.push_back({inputs[i], rows * plan_.widths[plan_.inputs[i]] * 4});
+  std::vector<BatchOutput> batchOutputs(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) batchOutputs[i].scatter.push_back({0, rows, outputs[i]});
+  return runBatch(rows, batchInputs, batchOutputs, error);
+}
+
+bool DenseExecutor::runBatch(size_t rows, const std::vector<BatchInput>& inputs, const std::vector<BatchOutput>& outputs, std::string& error) {
+  if (inputs.size() != plan_.inputs.size() || outputs.size() != plan_.outputs.size()) {
+    error = "expected " + std::to_string(plan_.inputs.size()) + " inputs and " + std::to_string(plan_.outputs.size()) + " outputs";
+    return false;
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].host) continue;
+    const size_t expected = rows * plan_.widths[plan_.inputs[i]] * 4;
+    size_t bytes = 0;
+    for (const DeviceSpan& span : inputs[i].spans) {
+      if (!span.pointer && span.bytes > 0) {
+        error = "input " + std::to_string(i) + ": a device span has no address";
+        return false;
+      }
+      bytes += span.bytes;
+    }
+    if (bytes != expected) {
+      error = "input " + std::to_string(i) + ": device spans hold " + std::to_string(bytes) + " bytes, the batch of " + std::to_string(rows) + " rows needs " +
+              std::to_string(expected);
+      return false;
+    }
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (const BatchScatter& scatter : outputs[i].scatter) {
+      if (!scatter.pointer || scatter.rowStart > rows || scatter.rows > rows - scatter.rowStart) {
+        error = "output " + std::to_string(i) + ": rows [" + std::to_string(scatter.rowStart) + ", " + std::to_string(scatter.rowStart + scatter.rows) +
+                ") to scatter are not rows of the batch of " + std::to_string(rows) + (scatter.pointer ? "" : " (or have no address)");
+        return false;
+      }
+    }
+  }
   if (rows == 0) return true;
   CUDA_CHECK(rt_.setDevice(device_), "cudaSetDevice");
   if (!reserve(rows, error)) return false;
   const bool fp32 = plan_.precision == Precision::FP32;
   const std::string suffix = precisionSuffix(plan_.precision);
-  // Inputs convert straight from the client's memory; FP32 ones are copied so that the
-  // steps never write into it.
+  float* host = static_cast<float*>(hostStaging_);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int value = plan_.inputs[i];
     const size_t count = rows * plan_.widths[value];
-    if (fp32) {
-      CUDA_CHECK(rt_.memcpyAsync(values_[value], inputs[i], count * 4, kMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync(input)");
+    long long n = static_cast<long long>(count);
+    // FP32 values are the batch buffer itself; other precisions gather in FP32 and convert.
+    void* target = fp32 ? values_[value] : deviceStaging_[i];
+    if (inputs[i].host) {
+      std::memcpy(host, inputs[i].host, count * 4);
+      CUDA_CHECK(rt_.memcpyAsync(target, host, count * 4, kMemcpyHostToDevice, stream_), "cudaMemcpyAsync(input)");
+    } else if (!fp32 && inputs[i].spans.size() == 1) {
+      // One request: converted straight from its region, no gather copy.
+      target = const_cast<void*>(inputs[i].spans[0].pointer);
     } else {
-      void* source = const_cast<void*>(inputs[i]);
-      long long n = static_cast<long long>(count);
-      if (!launch(("nereid_from_f32_" + suffix).c_str(), {&source, &values_[value], &n}, n, error)) return false;
+      char* at = static_cast<char*>(target);
+      for (const DeviceSpan& span : inputs[i].spans) {
+        if (span.bytes == 0) continue;
+        CUDA_CHECK(rt_.memcpyAsync(at, span.pointer, span.bytes, kMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync(gathering input " + std::to_string(i) + ")");
+        at += span.bytes;
+      }
     }
+    if (!fp32 && !launch(("nereid_from_f32_" + suffix).c_str(), {&target, &values_[value], &n}, n, error)) return false;
+    host += count;
   }
   if (!compute(rows, error)) return false;
+  float* hostOutputs = host;
   for (size_t i = 0; i < outputs.size(); ++i) {
     const int value = plan_.outputs[i];
-    const size_t count = rows * plan_.widths[value];
-    if (fp32) {
-      CUDA_CHECK(rt_.memcpyAsync(outputs[i], values_[value], count * 4, kMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync(output)");
-    } else {
-      void* target = outputs[i];
+    const size_t width = plan_.widths[value];
+    const size_t count = rows * width;
+    void* source = values_[value];
+    if (!fp32) {
       long long n = static_cast<long long>(count);
-      if (!launch(("nereid_to_f32_" + suffix).c_str(), {&values_[value], &target, &n}, n, error)) return false;
+      void* staging = deviceStaging_[inputs.size() + i];
+      if (!launch(("nereid_to_f32_" + suffix).c_str(), {&values_[value], &staging, &n}, n, error)) return false;
+      source = staging;
     }
+    for (const BatchScatter& scatter : outputs[i].scatter) {
+      if (scatter.rows == 0) continue;
+      CUDA_CHECK(rt_.memcpyAsync(scatter.pointer, static_cast<const char*>(source) + scatter.rowStart * width * 4, scatter.rows * width * 4, kMemcpyDeviceToDevice,
+                                 stream_),
+                 "cudaMemcpyAsync(scattering output " + std::to_string(i) + ")");
+    }
+    if (outputs[i].host) CUDA_CHECK(rt_.memcpyAsync(host, source, count * 4, kMemcpyDeviceToHost, stream_), "cudaMemcpyAsync(output)");
+    host += count;
   }
   CUDA_CHECK(rt_.streamSynchronize(stream_), "running the model");
+  host = hostOutputs;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const size_t count = rows * plan_.widths[plan_.outputs[i]];
+    if (outputs[i].host) std::memcpy(outputs[i].host, host, count * 4);
+    host += count;
+  }
   return true;
 }
 

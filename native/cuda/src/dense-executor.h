@@ -39,6 +39,31 @@ void configureMemory(const MemorySettings& settings);
 /** Pinned bytes handed out now, for tests and the status of the pool. */
 size_t pinnedBytesInUse();
 
+/** Bytes in device memory of the executor's device (a CUDA shared memory region). */
+struct DeviceSpan {
+  const void* pointer = nullptr;
+  size_t bytes = 0;
+};
+
+/** One input of runBatch(): host values (`host`), or the requests' spans in row order, gathered on the device. */
+struct BatchInput {
+  const float* host = nullptr;
+  std::vector<DeviceSpan> spans;
+};
+
+/** Rows [rowStart, rowStart + rows) of an output, copied on the device to `pointer`. */
+struct BatchScatter {
+  size_t rowStart = 0;
+  size_t rows = 0;
+  void* pointer = nullptr;
+};
+
+/** One output of runBatch(): the whole batch to `host` when set, and its requests' rows to their regions. */
+struct BatchOutput {
+  float* host = nullptr;
+  std::vector<BatchScatter> scatter;
+};
+
 class DenseExecutor {
  public:
   static std::unique_ptr<DenseExecutor> create(const Plan& plan, int device, const KernelLibrary& kernels, std::string& error);
@@ -56,6 +81,14 @@ class DenseExecutor {
    * shared memory regions): nothing passes through host memory. Blocking, like run().
    */
   bool runOnDevice(size_t rows, const std::vector<const void*>& inputs, const std::vector<void*>& outputs, std::string& error);
+  /**
+   * The direct device path for a batch of requests: each input gathered into the batch
+   * from host memory or from the requests' device spans (device-to-device copies), the
+   * plan run, and each output's rows scattered device-to-device to the requests' regions
+   * and, where `host` is set, copied to host memory. Spans must hold exactly the batch's
+   * bytes; scatters must lie inside the batch. Blocking, like run().
+   */
+  bool runBatch(size_t rows, const std::vector<BatchInput>& inputs, const std::vector<BatchOutput>& outputs, std::string& error);
 
  private:
   DenseExecutor(const Plan& plan, int device, const KernelLibrary& kernels);

@@ -5,10 +5,13 @@
 // CudaIpcRegion (the code behind the addon's CudaSharedMemory), checks the pattern and the
 // refusals (a size past the allocation, a device that does not exist, a short handle, an
 // access past the region), writes a pattern back, and runs a dense plan in FP32, FP16 and
-// BF16 with its inputs and outputs in the region (DenseExecutor::runOnDevice). The parent
-// then checks the child's pattern and that each output matches its own run of the same
-// plan from host memory (bit for bit expected; held to the precision's bound). Built and
-// run by native/cuda/check-gpu.sh.
+// BF16 with its inputs and outputs in the region (DenseExecutor::runOnDevice), and again
+// as the server's direct device path runs a batch of three requests (DenseExecutor::
+// runBatch: their rows gathered from the region out of order, device to device, and each
+// request's output rows scattered to its own place in the region). The parent then checks
+// the child's pattern and that each output matches its own run of the same plan from host
+// memory (bit for bit expected; held to the precision's bound). Built and run by
+// native/cuda/check-gpu.sh.
 //
 //   cuda-ipc-test KERNELS.fatbin           exit 0 when every check passes, 3 without a device
 //   cuda-ipc-test KERNELS.fatbin --export  the parent's side for another importer (the Node
@@ -43,7 +46,13 @@ constexpr size_t kInputBytes = kRows * kWidths[0] * 4;
 constexpr size_t kOutputBytes = kRows * kWidths[3] * 4;
 constexpr size_t kOutputOffset = kInputOffset + kInputBytes;
 constexpr Precision kPrecisions[] = {Precision::FP32, Precision::FP16, Precision::BF16};
-constexpr size_t kChildPatternOffset = kOutputOffset + 3 * kOutputBytes;
+constexpr size_t kBatchOutputOffset = kOutputOffset + 3 * kOutputBytes;
+constexpr size_t kChildPatternOffset = kBatchOutputOffset + 3 * kOutputBytes;
+// The batch of runBatch: request k takes rows [kRequestStart[k], + kRequestRows[k]) of the
+// input in the region, and its output rows go to row kRequestPlace[k] of the batch output area.
+constexpr size_t kRequestStart[3] = {10, 0, 30};
+constexpr size_t kRequestRows[3] = {20, 10, 18};
+constexpr size_t kRequestPlace[3] = {18, 38, 0};
 constexpr size_t kRegionBytes = kChildPatternOffset + kPatternBytes;
 
 int failures = 0;
@@ -145,6 +154,17 @@ int child(const KernelLibrary& kernels, const std::string& handleHex) {
     void* output = region->at(kOutputOffset + p * kOutputBytes, kOutputBytes);
     std::string runError;
     expect(executor->runOnDevice(kRows, {input}, {output}, runError), "child: runOnDevice precision " + std::to_string(p) + " " + runError);
+
+    BatchInput gathered;
+    BatchOutput scattered;
+    char* batchOutput = static_cast<char*>(region->at(kBatchOutputOffset + p * kOutputBytes, kOutputBytes));
+    size_t row = 0;
+    for (int k = 0; k < 3; ++k) {
+      gathered.spans.push_back({static_cast<const char*>(input) + kRequestStart[k] * kWidths[0] * 4, kRequestRows[k] * kWidths[0] * 4});
+      scattered.scatter.push_back({row, kRequestRows[k], batchOutput + kRequestPlace[k] * kWidths[3] * 4});
+      row += kRequestRows[k];
+    }
+    expect(executor->runBatch(kRows, {gathered}, {scattered}, runError), "child: runBatch (gather and scatter in the region) precision " + std::to_string(p) + " " + runError);
   }
   region->close();
   IpcError closed;
@@ -170,6 +190,7 @@ int parent(const char* self, const char* kernelsPath, const KernelLibrary& kerne
   rt.memcpy(device, pattern.data(), kPatternBytes, kMemcpyHostToDevice);
   rt.memcpy(static_cast<char*>(device) + kInputOffset, input.data(), kInputBytes, kMemcpyHostToDevice);
   rt.memcpy(static_cast<char*>(device) + kOutputOffset, nan.data(), nan.size() * 4, kMemcpyHostToDevice);
+  rt.memcpy(static_cast<char*>(device) + kBatchOutputOffset, nan.data(), nan.size() * 4, kMemcpyHostToDevice);
   CudaIpcMemHandle handle;
   if (cudaError_t status = rt.ipcGetMemHandle(&handle, device); status != kCudaSuccess) {
     std::printf("FAIL: cudaIpcGetMemHandle: %s\n", cudaErrorText(status).c_str());
@@ -224,6 +245,29 @@ int parent(const char* self, const char* kernelsPath, const KernelLibrary& kerne
     const bool identical = std::memcmp(fromDevice.data(), fromHost.data(), kOutputBytes) == 0;
     expect(worst / scale <= bound, "parent: precision " + std::to_string(p) + ": the child's outputs in the region match a host run (" +
                                        (identical ? std::string("bit for bit") : "largest error ratio " + std::to_string(worst / scale)) + ")");
+
+    // runBatch's output area holds request k's rows at row kRequestPlace[k]; the batch's rows were the requests' input rows in request order.
+    std::vector<float> batchArea(kRows * kWidths[3]), expectedArea(kRows * kWidths[3], NAN);
+    rt.memcpy(batchArea.data(), static_cast<char*>(device) + kBatchOutputOffset + p * kOutputBytes, kOutputBytes, kMemcpyDeviceToHost);
+    std::vector<float> batchInput;
+    for (int k = 0; k < 3; ++k) batchInput.insert(batchInput.end(), input.begin() + kRequestStart[k] * kWidths[0], input.begin() + (kRequestStart[k] + kRequestRows[k]) * kWidths[0]);
+    std::vector<float> batchHost(kRows * kWidths[3], NAN);
+    if (!executor->run(kRows, {batchInput.data()}, {batchHost.data()}, error)) {
+      expect(false, "parent: host run of the batch: " + error);
+      continue;
+    }
+    size_t row = 0;
+    for (int k = 0; k < 3; ++k) {
+      std::copy(batchHost.begin() + row * kWidths[3], batchHost.begin() + (row + kRequestRows[k]) * kWidths[3], expectedArea.begin() + kRequestPlace[k] * kWidths[3]);
+      row += kRequestRows[k];
+    }
+    double worstBatch = 0;
+    for (size_t i = 0; i < expectedArea.size(); ++i) {
+      const double diff = std::fabs(double(batchArea[i]) - expectedArea[i]);
+      worstBatch = std::isnan(diff) ? INFINITY : std::max(worstBatch, diff);
+    }
+    expect(worstBatch / scale <= bound, "parent: precision " + std::to_string(p) + ": runBatch gathered and scattered in the region as a host run of the batch (largest error ratio " +
+                                            std::to_string(worstBatch / scale) + ")");
   }
   rt.free(device);
   std::printf("%s: %d failure(s)\n", failures == 0 ? "PASS" : "FAIL", failures);

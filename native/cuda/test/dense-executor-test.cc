@@ -1,7 +1,8 @@
 // Runs the CUDA code paths of native/cuda/src on a GPU and checks them against a CPU
-// reference of the same plans (rounding FP16/BF16 as the GPU stores them), then, with
-// --bench, times the mlp shape for bench/cuda/pytorch-mlp-bench.py. Built and run by
-// native/cuda/check-gpu.sh; needs no Node.
+// reference of the same plans (rounding FP16/BF16 as the GPU stores them), including the
+// direct device path (DenseExecutor::runBatch: a batch gathered from several requests'
+// device memory, outputs scattered back to it), then, with --bench, times the mlp shape
+// for bench/cuda/pytorch-mlp-bench.py. Built and run by native/cuda/check-gpu.sh; needs no Node.
 //
 //   dense-executor-test KERNELS.fatbin                 correctness; exit 0 when all pass
 //   dense-executor-test KERNELS.fatbin --bench W.bin   timings (JSON lines) on PyTorch's weights
@@ -217,6 +218,115 @@ void check(const char* what, const Plan& plan, const KernelLibrary& kernels, std
   }
 }
 
+/** Two inputs added, then a dense layer: outputs {dense, sum}. */
+Plan twoInputPlan(Precision precision, std::mt19937& gen) {
+  Plan plan;
+  plan.precision = precision;
+  plan.widths = {32, 32, 32, 16};
+  plan.inputs = {0, 1};
+  plan.outputs = {3, 2};
+  plan.weights = {{randomValues(16 * 32, gen, 0.2f), 16, 32}, {randomValues(16, gen, 0.2f), 1, 16}};
+  Step add;
+  add.kind = StepKind::Add;
+  add.input = 0;
+  add.other = 1;
+  add.output = 2;
+  Step dense;
+  dense.kind = StepKind::MatMul;
+  dense.input = 2;
+  dense.output = 3;
+  dense.weight = 0;
+  dense.bias = 1;
+  dense.transposeWeight = true;
+  dense.relu = true;
+  plan.steps = {add, dense};
+  return plan;
+}
+
+void compare(const std::string& what, Precision precision, const std::vector<float>& actual, const std::vector<float>& expected) {
+  double scale = 1e-6, worst = actual.size() == expected.size() ? 0 : INFINITY;
+  for (float v : expected) scale = std::max(scale, std::fabs(double(v)));
+  for (size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
+    const double diff = std::fabs(double(actual[i]) - expected[i]);
+    worst = std::isnan(diff) ? INFINITY : std::max(worst, diff);
+  }
+  const bool ok = worst / scale <= tolerance(precision);
+  if (!ok) ++failures;
+  std::printf("%s %s %s: largest error ratio %.3g (bound %.0e)\n", ok ? "ok  " : "FAIL", what.c_str(), name(precision), worst / scale, tolerance(precision));
+}
+
+void expectRefused(const std::string& what, bool ran, const std::string& error, const std::string& needle) {
+  const bool ok = !ran && error.find(needle) != std::string::npos;
+  if (!ok) ++failures;
+  std::printf("%s runBatch refuses %s: %s\n", ok ? "ok  " : "FAIL", what.c_str(), error.c_str());
+}
+
+/**
+ * The direct device path in one process: three requests of 3, 5 and 4 rows whose input 0
+ * lies in device memory out of order (gathered device to device), input 1 from the host,
+ * output 0 scattered to three device places and copied to the host, output 1 to the host
+ * only; everything against the CPU reference of the whole batch. Then the refusals.
+ */
+void checkBatch(Precision precision, const KernelLibrary& kernels, std::mt19937& gen) {
+  const CudaRuntime& rt = *cudaRuntime().api;
+  const Plan plan = twoInputPlan(precision, gen);
+  std::string error;
+  auto executor = DenseExecutor::create(plan, 0, kernels, error);
+  if (!executor) {
+    std::printf("FAIL batch %s: %s\n", name(precision), error.c_str());
+    ++failures;
+    return;
+  }
+  const size_t requestRows[3] = {3, 5, 4};
+  const size_t rows = 12, in = 32, out = 16;
+  const std::vector<float> input0 = randomValues(rows * in, gen, 2.0f), input1 = randomValues(rows * in, gen, 2.0f);
+  // Device memory: the requests' input rows in the order 2, 0, 1 after a gap; then room for the outputs.
+  const size_t inputBase = 64, outputBase = inputBase + rows * in * 4 + 128;
+  char* device = nullptr;
+  if (rt.malloc(reinterpret_cast<void**>(&device), outputBase + rows * out * 4 + 64) != kCudaSuccess) {
+    std::printf("FAIL batch: cudaMalloc\n");
+    ++failures;
+    return;
+  }
+  const size_t rowStart[3] = {0, 3, 8};
+  const size_t placed[3] = {9, 0, 4};  // request k's rows start at row placed[k] of the device copy
+  for (int k = 0; k < 3; ++k) {
+    rt.memcpy(device + inputBase + placed[k] * in * 4, input0.data() + rowStart[k] * in, requestRows[k] * in * 4, kMemcpyHostToDevice);
+  }
+  BatchInput gathered, fromHost;
+  for (int k = 0; k < 3; ++k) gathered.spans.push_back({device + inputBase + placed[k] * in * 4, requestRows[k] * in * 4});
+  fromHost.host = input1.data();
+  std::vector<float> hostOutput0(rows * out, NAN), hostOutput1(rows * in, NAN);
+  BatchOutput scattered, hostOnly;
+  scattered.host = hostOutput0.data();
+  for (int k = 0; k < 3; ++k) scattered.scatter.push_back({rowStart[k], requestRows[k], device + outputBase + placed[k] * out * 4});
+  hostOnly.host = hostOutput1.data();
+  if (!executor->runBatch(rows, {gathered, fromHost}, {scattered, hostOnly}, error)) {
+    std::printf("FAIL batch %s: %s\n", name(precision), error.c_str());
+    ++failures;
+    rt.free(device);
+    return;
+  }
+  const auto expected = reference(plan, rows, {input0, input1});
+  compare("batch: output 0 copied to the host", precision, hostOutput0, expected[0]);
+  compare("batch: output 1 (host only)", precision, hostOutput1, expected[1]);
+  std::vector<float> scatteredBack(rows * out, NAN);
+  for (int k = 0; k < 3; ++k) {
+    rt.memcpy(scatteredBack.data() + rowStart[k] * out, device + outputBase + placed[k] * out * 4, requestRows[k] * out * 4, kMemcpyDeviceToHost);
+  }
+  compare("batch: output 0 scattered on the device to each request's place", precision, scatteredBack, expected[0]);
+
+  BatchInput short0 = gathered;
+  short0.spans.back().bytes -= 4;
+  bool ran = executor->runBatch(rows, {short0, fromHost}, {scattered, hostOnly}, error);
+  expectRefused("spans 4 bytes short of the batch", ran, error, "input 0: device spans hold 1532 bytes, the batch of 12 rows needs 1536");
+  BatchOutput past = scattered;
+  past.scatter.push_back({10, 3, device + outputBase});
+  ran = executor->runBatch(rows, {gathered, fromHost}, {past, hostOnly}, error);
+  expectRefused("a scatter past the batch", ran, error, "output 0: rows [10, 13) to scatter are not rows of the batch of 12");
+  rt.free(device);
+}
+
 /** Reads the weights bench/cuda/pytorch-mlp-bench.py wrote: per layer, int32 out, int32 in, out×in floats, out floats. */
 bool readWeights(const std::string& path, std::vector<Weight>& weights) {
   std::ifstream file(path, std::ios::binary);
@@ -302,6 +412,7 @@ int main(int argc, char** argv) {
   for (Precision p : {Precision::FP32, Precision::FP16, Precision::BF16}) {
     check("mlp", mlpPlan(p, randomMlpWeights(gen)), *kernels, gen);
     check("branchy", branchyPlan(p, gen), *kernels, gen);
+    checkBatch(p, *kernels, gen);
   }
   std::printf("%s: %d failure(s)\n", failures == 0 ? "PASS" : "FAIL", failures);
   return failures == 0 ? 0 : 1;

@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { DenseRunner } from './dense-runner.js';
 
 export interface CudaDevice {
   index: number;
@@ -53,16 +54,15 @@ export interface NvmlReading {
   energyJoules: number;
 }
 
-/** A dense-layer plan (dense-graph.ts) on one device. */
-export interface NativeDenseModel {
-  run(rows: number, inputs: Float32Array[]): Promise<Float32Array[]>;
-  close(): void;
-}
+/** A dense-layer plan (dense-graph.ts) on one device: run() from host memory, runDevice() on the direct device path. */
+export type NativeDenseModel = DenseRunner;
 
 /** A client's CUDA shared memory region (cudaIpcOpenMemHandle), copied to and from host memory. */
 export interface NativeCudaSharedMemory {
   read(offset: number, target: Uint8Array): void;
   write(offset: number, source: Uint8Array): void;
+  /** The device address `offset` bytes in, checked that `byteSize` bytes from there lie in the region. */
+  pointer(offset: number, byteSize: number): bigint;
   close(): void;
 }
 

@@ -4,6 +4,7 @@
  * interface, so that its bookkeeping and copies are the same whatever memory is behind it.
  */
 import { cudaAddon } from '../../backends/index.js';
+import type { DeviceSpan } from '../../core/index.js';
 
 /** Bytes of a cudaIpcMemHandle_t (CUDA_IPC_HANDLE_SIZE). */
 export const CUDA_IPC_HANDLE_BYTES = 64;
@@ -12,6 +13,12 @@ export const CUDA_IPC_HANDLE_BYTES = 64;
 export interface DeviceMemory {
   read(offset: number, target: Uint8Array): void;
   write(offset: number, source: Uint8Array): void;
+  /**
+   * `byteSize` bytes at `offset` as the device sees them, for a model on this device to
+   * read and write in place (the cuda backend's device path); bounds-checked. Memory
+   * without it is only ever copied.
+   */
+  span?(offset: number, byteSize: number): DeviceSpan;
   close(): void;
 }
 
@@ -39,6 +46,12 @@ export const cudaIpcMemory: DeviceMemoryOpener = {
   open(handle, deviceId, byteSize) {
     const { addon, error } = cudaAddon();
     if (!addon) throw Object.assign(new Error(error), { code: 'ERR_NO_ADDON' });
-    return new addon.CudaSharedMemory(handle, deviceId, byteSize);
+    const memory = new addon.CudaSharedMemory(handle, deviceId, byteSize);
+    return {
+      read: (offset, target) => memory.read(offset, target),
+      write: (offset, source) => memory.write(offset, source),
+      span: (offset, bytes) => ({ deviceId, pointer: memory.pointer(offset, bytes), byteSize: bytes }),
+      close: () => memory.close(),
+    };
   },
 };

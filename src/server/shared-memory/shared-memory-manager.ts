@@ -5,10 +5,15 @@
  * from and written to them. A CUDA region is copied to and from host memory
  * (cudaMemcpy), which is what a model on the CPU needs.
  *
- * Input values are copied out of a region while the request is decoded, so an input
- * never depends on the region afterwards. An output is written when the model has
- * answered; if its region was unregistered in between, that request fails with a
- * clear error and nothing is written (the mapping is already gone).
+ * Input values are copied out of a system region while the request is decoded, so such
+ * an input never depends on the region afterwards. An input in a CUDA region the device
+ * can address stays there (a DeviceTensorData, core/device-tensor.ts): the cuda backend
+ * reads it in place when the model runs on that device, anything else copies it to the
+ * host first (see device-path.ts). An output is written when the model has answered (or,
+ * on the device path, by the model itself); if its region was unregistered in between,
+ * that request fails with a clear error and nothing is written. A region that an
+ * in-flight request uses in place stays mapped until the request is answered, even once
+ * unregistered.
  */
 import {
   byteSize as datatypeByteSize,
@@ -16,7 +21,12 @@ import {
   InferenceError,
   tensorDataFromBytes,
   typedArrayFor,
+  DeviceTensorData,
+  deviceTensorPlaceholder,
   type Datatype,
+  type DeviceBytes,
+  type DeviceOutputTarget,
+  type DeviceSpan,
   type TensorData,
 } from '../../core/index.js';
 import { CUDA_IPC_HANDLE_BYTES, cudaIpcMemory, type DeviceMemory, type DeviceMemoryError, type DeviceMemoryOpener } from './cuda-device-memory.js';
@@ -42,6 +52,10 @@ type RegionKind = 'system' | 'cuda';
 
 class Region {
   unregistered = false;
+  /** Requests and executions using it in place (device path): its mapping outlives unregistering until they let go. */
+  private pins = 0;
+  /** Set once its mapping is closed (unregistered and no longer pinned). */
+  unmapped = false;
 
   constructor(
     readonly name: string,
@@ -54,18 +68,96 @@ class Region {
     readonly deviceId: number,
     readonly mapping: NativeSystemSharedMemory | DeviceMemory,
   ) {}
+
+  /** Whether the device can read and write it in place (a CUDA region whose memory gives device spans). */
+  get deviceAddressable(): boolean {
+    return this.kind === 'cuda' && typeof (this.mapping as DeviceMemory).span === 'function';
+  }
+
+  /** Unmaps it now, or once nothing pins it any more. */
+  release(): void {
+    this.unregistered = true;
+    if (this.pins === 0) this.unmap();
+  }
+
+  /** Keeps it mapped (even once unregistered) until the returned release is called. */
+  pin(): () => void {
+    this.pins += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.pins -= 1;
+      if (this.pins === 0 && this.unregistered) this.unmap();
+    };
+  }
+
+  /** `byteSize` bytes at `offset` for an execution on the device, mapped until `release()`; throws when it is no longer mapped. */
+  use(label: string, offset: number, byteSize: number): { span: DeviceSpan; release(): void } {
+    if (this.unmapped) throw unregisteredInFlight(label, this.name);
+    let span: DeviceSpan | undefined;
+    access(label, this, () => (span = (this.mapping as DeviceMemory).span!(offset, byteSize)));
+    return { span: span!, release: this.pin() };
+  }
+
+  private unmap(): void {
+    this.unmapped = true;
+    this.mapping.close();
+  }
 }
 
-/** Where one output goes, checked when the request arrives and written when the answer is ready. */
-export class SharedMemoryOutput {
+const unregisteredInFlight = (label: string, region: string) =>
+  new InferenceError('INVALID_ARG', `${label}: shared memory region '${region}' was unregistered while the request was in flight`);
+
+/** An output's place in a CUDA region, for the cuda backend to write on the device. */
+class RegionOutputTarget implements DeviceOutputTarget {
+  written = false;
+
   constructor(
     private readonly region: Region,
     private readonly reference: SharedMemoryReference,
     private readonly label: string,
   ) {}
 
+  get deviceId(): number {
+    return this.region.deviceId;
+  }
+
+  get byteSize(): number {
+    return this.reference.byteSize;
+  }
+
+  pin(): () => void {
+    return this.region.pin();
+  }
+
+  use(): { span: DeviceSpan; release(): void } | undefined {
+    if (this.region.unregistered) return undefined;
+    return this.region.use(this.label, this.reference.offset, this.reference.byteSize);
+  }
+}
+
+/** Where one output goes, checked when the request arrives and written when the answer is ready. */
+export class SharedMemoryOutput {
+  private target: RegionOutputTarget | undefined;
+
+  constructor(
+    private readonly region: Region,
+    private readonly reference: SharedMemoryReference,
+    private readonly label: string,
+  ) {}
+
+  /** Where a model on the region's device may write this output itself; undefined when the region is not device memory it can address. */
+  deviceTarget(): DeviceOutputTarget | undefined {
+    if (!this.region.deviceAddressable) return undefined;
+    this.target ??= new RegionOutputTarget(this.region, this.reference, this.label);
+    return this.target;
+  }
+
   write(bytes: Uint8Array): void {
     const { region, reference, label } = this;
+    // The model wrote it on the device already.
+    if (this.target?.written) return;
     if (region.unregistered) {
       throw new InferenceError(
         'INVALID_ARG',
@@ -180,8 +272,7 @@ export class SharedMemoryManager {
     const region = this.regions.get(name);
     if (!region) return;
     this.regions.delete(name);
-    region.unregistered = true;
-    region.mapping.close();
+    region.release();
   }
 
   /**
@@ -235,7 +326,11 @@ export class SharedMemoryManager {
     return [describe(region)];
   }
 
-  /** Copies an input's values out of its region into fresh storage. `label` names the input in errors. */
+  /**
+   * An input's values: copied out of its region into fresh storage, or, for a CUDA region
+   * the device can address, left there (a placeholder for a DeviceTensorData) for the cuda
+   * backend to read in place or for device-path.ts to copy to the host.
+   */
   readInput(model: string, name: string, datatype: Datatype, shape: readonly number[], reference: SharedMemoryReference): TensorData {
     const label = `input '${name}'`;
     const region = this.lookup(label, reference);
@@ -251,6 +346,20 @@ export class SharedMemoryManager {
         `input byte size mismatch for input '${name}' for model '${model}'. Expected ${expected}, got ${reference.byteSize}: ` +
           `shape [${shape.join(',')}] of ${datatype} needs ${expected} bytes, shared_memory_byte_size is ${reference.byteSize}`,
       );
+    }
+    if (region.deviceAddressable && expected > 0) {
+      const { offset, byteSize } = reference;
+      const bytes: DeviceBytes = {
+        deviceId: region.deviceId,
+        byteSize,
+        pin: () => region.pin(),
+        use: () => region.use(label, offset, byteSize),
+        readHost: (target) => {
+          if (region.unmapped) throw unregisteredInFlight(label, region.name);
+          access(label, region, () => region.mapping.read(offset, target));
+        },
+      };
+      return deviceTensorPlaceholder(new DeviceTensorData(datatype, count, [bytes]));
     }
     const data = new (typedArrayFor(datatype))(count);
     access(label, region, () => region.mapping.read(reference.offset, new Uint8Array(data.buffer, data.byteOffset, expected)));
