@@ -22,7 +22,7 @@ function plain(value: unknown, key?: string): unknown {
   if (value === null || value === undefined) return value;
   if (typeof value === 'object' && 'low' in (value as object) && 'high' in (value as object)) return int64ToNumber(value as Int64);
   if (value instanceof Uint8Array) return Array.from(value);
-  if (Array.isArray(value)) return value.map(plain);
+  if (Array.isArray(value)) return value.map((item) => plain(item));
   if (typeof value === 'object' && key === 'parameters') {
     const map: Record<string, unknown> = {};
     for (const name of Object.keys(value as object)) map[name] = plainParameter((value as Record<string, Record<string, unknown>>)[name]);
