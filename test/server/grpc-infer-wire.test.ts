@@ -11,21 +11,30 @@ import { readModelInferRequest } from '../../src/server/grpc/infer-wire.js';
 
 const encode = (type: string, value: object) => Buffer.from(messageType(type).encode(messageType(type).fromObject(value)).finish());
 
+/** An InferParameter as what its readers use: the oneof's choice and that field (protobufjs also shows the others' defaults). */
+function plainParameter(value: { parameter_choice?: string } & Record<string, unknown>): unknown {
+  const choice = value.parameter_choice;
+  return choice ? { parameter_choice: choice, [choice]: plain(value[choice]) } : {};
+}
+
 /** A decoded message as plain data: int64 values as numbers, bytes as arrays, protobufjs's prototypes dropped. */
-function plain(value: unknown): unknown {
+function plain(value: unknown, key?: string): unknown {
   if (value === null || value === undefined) return value;
   if (typeof value === 'object' && 'low' in (value as object) && 'high' in (value as object)) return int64ToNumber(value as Int64);
   if (value instanceof Uint8Array) return Array.from(value);
-  if (Array.isArray(value)) return value.map(plain);
+  if (Array.isArray(value)) return value.map((item) => plain(item));
+  if (typeof value === 'object' && key === 'parameters') {
+    const map: Record<string, unknown> = {};
+    for (const name of Object.keys(value as object)) map[name] = plainParameter((value as Record<string, Record<string, unknown>>)[name]);
+    return map;
+  }
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
     // for…in: protobufjs keeps a message's default values on its prototype.
     for (const key in value as object) {
       const field = (value as Record<string, unknown>)[key];
-      if (typeof field !== 'function' && !key.startsWith('$')) out[key] = plain(field);
+      if (typeof field !== 'function' && !key.startsWith('$')) out[key] = plain(field, key);
     }
-    const choice = (value as { parameter_choice?: string }).parameter_choice;
-    if (choice) out.parameter_choice = choice;
     return out;
   }
   return value;
@@ -50,6 +59,10 @@ const REQUESTS: Record<string, object> = {
       who: { string_param: 'me' },
       ratio: { double_param: 0.25 },
       big: { uint64_param: '18446744073709551615' },
+      negative: { int64_param: '-5' },
+      beyond_double: { int64_param: '9007199254740993' },
+      off: { bool_param: false },
+      empty: {},
     },
     inputs: [
       { name: 'A', datatype: 'FP32', shape: [2, -1, 0, 4294967296], parameters: { shared_memory_region: { string_param: 'r' } }, contents: { fp32_contents: [1.5, 2] } },

@@ -16,7 +16,6 @@ import {
   noByteElements,
   type Parameters,
   tensorDataFromBytes,
-  tensorDataToBytes,
   type RequestedOutput,
   type Tensor,
   type TensorData,
@@ -32,6 +31,7 @@ import { sharedMemoryReference, type SharedMemoryManager } from '../shared-memor
 import { parametersFromWire, parametersToWire } from './infer-parameters.js';
 import { hasContents, tensorDataFromContents } from './tensor-contents.js';
 import { readModelInferRequest } from './infer-wire.js';
+import { writeInferResponse } from './infer-response-writer.js';
 
 const invalid = (message: string) => new InferenceError('INVALID_ARG', message);
 
@@ -125,36 +125,14 @@ export function decodeModelInferRequest(bytes: Uint8Array, sharedMemory: SharedM
   return inferenceRequestFrom(parseModelInferRequest(bytes), sharedMemory);
 }
 
-const NO_BYTES = new Uint8Array(0);
-
-/**
- * ModelInferResponse as a plain object for protobufjs: outputs described in `outputs`,
- * their bytes in `raw_output_contents`. An output written into a shared-memory region
- * has an empty raw entry, as in Triton, so that entries stay aligned with `outputs`.
- */
-function inferResponseMessage(response: InferenceResponse, request: InferenceRequest): object {
-  const inSharedMemory = new Set(
-    (request.outputs ?? []).filter((output) => output.parameters?.['shared_memory_region'] !== undefined).map((output) => output.name),
-  );
-  const message: Record<string, unknown> = {
-    model_name: response.model,
-    model_version: response.version,
-    outputs: response.outputs.map((output) => ({ name: output.name, datatype: output.datatype, shape: output.shape })),
-    raw_output_contents: response.outputs.map((output) =>
-      inSharedMemory.has(output.name) ? NO_BYTES : tensorDataToBytes(output.datatype, output.data),
-    ),
-  };
-  if (response.id) message.id = response.id;
-  if (response.parameters) message.parameters = parametersToWire(response.parameters);
-  return message;
-}
-
+/** ModelInferResponse: outputs described in `outputs`, their bytes in `raw_output_contents` (empty for an output in shared memory, as in Triton). */
 export function encodeModelInferResponse(response: InferenceResponse, request: InferenceRequest): Buffer {
-  return encodeMessage('ModelInferResponse', inferResponseMessage(response, request));
+  return writeInferResponse(response, request, false);
 }
 
-export function encodeStreamInferResponse(response: InferenceResponse, request: InferenceRequest): Buffer {
-  return encodeMessage('ModelStreamInferResponse', { infer_response: inferResponseMessage(response, request) });
+/** ModelStreamInferResponse { infer_response }; `finalResponse` sets its `triton_final_response` parameter. */
+export function encodeStreamInferResponse(response: InferenceResponse, request: InferenceRequest, finalResponse?: boolean): Buffer {
+  return writeInferResponse(response, request, true, finalResponse);
 }
 
 /**

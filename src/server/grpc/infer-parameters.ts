@@ -55,7 +55,7 @@ export function parametersToWire(parameters: Parameters): ParameterMap {
   for (const [key, value] of Object.entries(parameters)) {
     if (typeof value === 'boolean') map[key] = { bool_param: value };
     else if (typeof value === 'string') map[key] = { string_param: value };
-    else if (Number.isInteger(value)) map[key] = { int64_param: value };
+    else if (Number.isSafeInteger(value)) map[key] = { int64_param: value };
     else map[key] = { double_param: value };
   }
   return map;

@@ -83,7 +83,7 @@ export class InferStream {
         (response) =>
           decoupled
             ? this.complete(cancellation)
-            : this.complete(cancellation, () => encodeStreamInferResponse({ ...response, parameters: { ...response.parameters, ...FINAL } }, request), started),
+            : this.complete(cancellation, () => encodeStreamInferResponse(response, request, true), started),
         (err) => this.complete(cancellation, () => encodeStreamInferError(toInferenceError(err).message, started, decoupled ? FINAL : undefined), started),
       );
     } catch (err) {
@@ -106,7 +106,7 @@ export class InferStream {
     let bytes: Buffer;
     try {
       if (part.error) bytes = encodeStreamInferError(part.error.message, message, flag);
-      else if (part.response) bytes = encodeStreamInferResponse({ ...part.response, parameters: { ...part.response.parameters, ...flag } }, request);
+      else if (part.response) bytes = encodeStreamInferResponse(part.response, request, part.final);
       else if (emptyFinal) bytes = encodeStreamInferEmptyFinal(message);
       else return;
     } catch (err) {

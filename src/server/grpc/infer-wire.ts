@@ -6,12 +6,12 @@
  * proto/grpc_service.proto. Responses stay with protobufjs: a field-by-field writer
  * measured no faster (bench/grpc-codec.ts, bench/RESULTS.md).
  */
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
 import {
-  messageType,
   modelInferRequestWithoutBytesContents,
   type InferInputTensorMessage,
   type InferParameterMessage,
+  type Int64,
   type InferRequestedOutputTensorMessage,
   type InferTensorContentsMessage,
   type ModelInferRequestMessage,
@@ -23,6 +23,50 @@ import { noByteElements } from '../../core/index.js';
 
 function expectWireType(tag: number, expected: number, field: string, reader: WireReader): void {
   if ((tag & 7) !== expected) throw new WireError(`field '${field}' has wire type ${tag & 7} at offset ${reader.pos}, expected ${expected}`);
+}
+
+/** A 64-bit integer parameter: a number where exact, a Long beyond ±2^53 (the checks print its exact value). */
+function int64Value(reader: WireReader, unsigned: boolean): Int64 {
+  const [lo, hi] = reader.varint64Bits();
+  const value = (unsigned ? hi : hi | 0) * 0x100000000 + lo;
+  return Number.isSafeInteger(value) ? value : (new protobuf.util.LongBits(lo, hi).toLong(unsigned) as protobuf.Long);
+}
+
+/** InferParameter: its oneof, the last of its fields on the wire winning, as protobuf specifies. */
+function readParameter(reader: WireReader): InferParameterMessage {
+  const start = reader.delimited();
+  const sub = new WireReader(reader.buf, start, reader.pos);
+  let parameter: InferParameterMessage = {};
+  while (sub.pos < sub.end) {
+    const tag = sub.varint32();
+    switch (tag >>> 3) {
+      case 1: {
+        expectWireType(tag, VARINT, 'bool_param', sub);
+        const [lo, hi] = sub.varint64Bits();
+        parameter = { parameter_choice: 'bool_param', bool_param: lo !== 0 || hi !== 0 };
+        break;
+      }
+      case 2:
+        expectWireType(tag, VARINT, 'int64_param', sub);
+        parameter = { parameter_choice: 'int64_param', int64_param: int64Value(sub, false) };
+        break;
+      case 3:
+        expectWireType(tag, LENGTH_DELIMITED, 'string_param', sub);
+        parameter = { parameter_choice: 'string_param', string_param: sub.string() };
+        break;
+      case 4:
+        expectWireType(tag, FIXED64, 'double_param', sub);
+        parameter = { parameter_choice: 'double_param', double_param: sub.double() };
+        break;
+      case 5:
+        expectWireType(tag, VARINT, 'uint64_param', sub);
+        parameter = { parameter_choice: 'uint64_param', uint64_param: int64Value(sub, true) };
+        break;
+      default:
+        sub.skip(tag & 7);
+    }
+  }
+  return parameter;
 }
 
 /** One entry of `map<string, InferParameter>`; a value without its field decodes as null, as in protobufjs. */
@@ -38,7 +82,7 @@ function readParameterEntry(reader: WireReader, into: ParameterMap): void {
       key = entry.string();
     } else if (tag >>> 3 === 2) {
       expectWireType(tag, LENGTH_DELIMITED, 'parameters value', entry);
-      value = messageType('InferParameter').decode(entry.bytes()) as unknown as InferParameterMessage;
+      value = readParameter(entry);
     } else entry.skip(tag & 7);
   }
   (into as Record<string, InferParameterMessage | null>)[key] = value;

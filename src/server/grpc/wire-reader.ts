@@ -56,6 +56,29 @@ export class WireReader {
     throw new WireError(`varint longer than 10 bytes at offset ${this.pos}`);
   }
 
+  /** A 64-bit varint as its low and high 32 bits (unsigned). */
+  varint64Bits(): [number, number] {
+    let lo = 0;
+    let hi = 0;
+    for (let k = 0; k < 10; k++) {
+      if (this.pos >= this.end) throw new WireError(`truncated varint at offset ${this.pos}`);
+      const byte = this.buf[this.pos++];
+      const bits = byte & 0x7f;
+      if (k < 4) lo |= bits << (7 * k);
+      else if (k === 4) {
+        lo |= (bits & 0x0f) << 28;
+        hi |= bits >> 4;
+      } else hi |= bits << (7 * k - 32);
+      if (byte < 0x80) return [lo >>> 0, hi >>> 0];
+    }
+    throw new WireError(`varint longer than 10 bytes at offset ${this.pos}`);
+  }
+
+  double(): number {
+    this.advance(8);
+    return this.buf.readDoubleLE(this.pos - 8);
+  }
+
   /** The [start, end) of a length-delimited field's bytes, moving past them. */
   delimited(): number {
     const length = this.varint32();
