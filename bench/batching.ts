@@ -147,15 +147,26 @@ interface Measured extends LoadResult {
   serverCpuUs: number;
   /** CPU time of the load generator per inference, in µs. */
   generatorCpuUs: number;
+  /** The part of serverCpuUs spent on the main thread, in µs. */
+  mainThreadCpuUs: number;
+}
+/** CPU time of this process's main thread (the servers' sockets, codecs and schedulers; not the model workers), in µs. */
+function mainThreadCpuUs(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
 }
 async function measure(target: Target, connections: number): Promise<Measured> {
   const before = process.cpuUsage();
+  const mainBefore = mainThreadCpuUs();
   const result = await runLoad({ ...target, connections, seconds });
   const cpu = process.cpuUsage(before);
+  const mainCpu = mainThreadCpuUs() - mainBefore;
   const inferences = Math.max(1, result.requestsPerSecond * seconds);
   return {
     ...result,
     serverCpuUs: (cpu.user + cpu.system) / inferences,
+    mainThreadCpuUs: mainCpu / inferences,
     generatorCpuUs: (result.generatorCpuPercent / 100) * 1e6 / Math.max(1, result.requestsPerSecond),
   };
 }
@@ -220,6 +231,7 @@ const medianOf = (perRound: Measured[][], server: number): Measured => {
     generatorCpuPercent: field((r) => r.generatorCpuPercent),
     serverCpuUs: field((r) => r.serverCpuUs),
     generatorCpuUs: field((r) => r.generatorCpuUs),
+    mainThreadCpuUs: field((r) => r.mainThreadCpuUs),
   };
 };
 console.log(formatRow(header, widths));
@@ -245,7 +257,8 @@ if (at64 >= 0) {
   const [naiveMedian, , batchedMedian] = medianRows[at64];
   const perInference = batchedMedian.serverCpuUs + batchedMedian.generatorCpuUs;
   console.log(
-    `CPU at concurrency 64, batched: ${batchedMedian.serverCpuUs.toFixed(0)} µs (server) + ${batchedMedian.generatorCpuUs.toFixed(0)} µs (load generator) ` +
+    `CPU at concurrency 64, batched: ${batchedMedian.serverCpuUs.toFixed(0)} µs (server: ${batchedMedian.mainThreadCpuUs.toFixed(0)} main thread, ` +
+      `${(batchedMedian.serverCpuUs - batchedMedian.mainThreadCpuUs).toFixed(0)} model worker and helper threads; target ≤ 35) + ${batchedMedian.generatorCpuUs.toFixed(0)} µs (load generator) ` +
       `per inference: ${cores} cores allow at most ${((cores * 1e6) / perInference).toFixed(0)} inferences/s at that cost ` +
       `(5 × naive is ${(5 * naiveMedian.requestsPerSecond).toFixed(0)}, 0.85 × ceiling ${(0.85 * best.rowsPerSecond).toFixed(0)})`,
   );

@@ -147,6 +147,10 @@ export class WorkerInstance implements ModelInstance {
       this.pending.set(id, { resolve, reject, inputsKept });
       this.watchOldest();
       this.outbox.post(command, transfer, (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
+      // To an idle worker the batch goes now, not at the end of this event-loop turn: the
+      // rest of the turn (writing the previous batch's answers, reading new requests) would
+      // otherwise keep the worker waiting. Behind a running execution it joins the others.
+      if (this.pending.size === 1) this.outbox.flush();
     });
   }
 

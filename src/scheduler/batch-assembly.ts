@@ -56,10 +56,18 @@ function concatenate(parts: readonly Tensor[]): Tensor {
   return { name: first.name, datatype: first.datatype, shape, data };
 }
 
+/** Each request that names its outputs has an array of its own: compared by content, they are usually alike. */
+function sameNames(names: readonly string[], first: readonly string[]): boolean {
+  if (names === first) return true;
+  if (names.length !== first.length) return false;
+  for (let i = 0; i < names.length; i++) if (names[i] !== first[i]) return false;
+  return true;
+}
+
 /** The requested outputs of every request, in configuration order. */
 function outputUnion(requests: readonly QueuedRequest[], config: ModelConfig): string[] {
   const first = requests[0].prepared.outputNames;
-  if (requests.every((r) => r.prepared.outputNames === first)) return first;
+  if (requests.every((r) => sameNames(r.prepared.outputNames, first))) return first;
   const wanted = new Set(requests.flatMap((r) => r.prepared.outputNames));
   return config.output.map((o) => o.name).filter((name) => wanted.has(name));
 }

@@ -343,6 +343,9 @@ export abstract class BatchScheduler implements ModelScheduler {
     limit?.release();
     this.executionOver(batch);
     this.pool.release(instance, executed ? (computeNs.inputNs + computeNs.inferNs + computeNs.outputNs) / MS_TO_NS : undefined);
+    // The instance gets its next batch before this one's answers are given, so that it
+    // does not wait for them.
+    this.dispatch();
     const returnedMs = performance.now();
     computeStartMs = Math.min(computeStartMs, returnedMs);
     const finish = (k: number, failedInStream: boolean, firstResponseMs = performance.now()) => {
@@ -401,7 +404,7 @@ export abstract class BatchScheduler implements ModelScheduler {
       if (this.preserveOrdering && !stream) this.answerInOrder(queued.sequence, answer);
       else answer();
     });
-    this.dispatch();
+    this.checkDrained();
   }
 
   /** A model's failure, as a request's answer. */

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { InferenceError } from '../core/index.js';
 import type { ModelDynamicBatching } from '../repository/model-config.js';
+import { needsBatchKey } from './batch-assembly.js';
 import { BatchScheduler, type Execution, type SchedulerContext } from './batch-scheduler.js';
 import { PriorityQueue } from './priority-queue.js';
 import type { QueuedRequest } from './queued-request.js';
@@ -28,6 +29,12 @@ export class DynamicBatcher extends BatchScheduler {
   /** Rows one execution may hold; a model without batching runs one request at a time. */
   private readonly maxRows: number;
   private readonly delayMs: number;
+  /**
+   * Fewer queued rows than this cannot make a batch that goes before the delay (a
+   * preferred size, or max_batch_size), where the queue is one FIFO of alike requests
+   * without timeouts; 0 where that shortcut does not apply (see nextBatch).
+   */
+  private readonly waitBelowRows: number;
   private delayTimeout: NodeJS.Timeout | undefined;
   private delayImmediate: NodeJS.Immediate | undefined;
 
@@ -39,6 +46,9 @@ export class DynamicBatcher extends BatchScheduler {
     this.maxRows = Math.max(1, context.config.max_batch_size);
     this.delayMs = batching.max_queue_delay_microseconds / 1000;
     this.preserveOrdering = batching.preserve_ordering;
+    const simpleQueue = this.queue.untimedSingleLevel && !needsBatchKey(context.config);
+    const minPreferred = Math.min(...batching.preferred_batch_size);
+    this.waitBelowRows = simpleQueue && this.delayMs > 0 && batching.preferred_batch_size.length > 0 ? Math.min(minPreferred, this.maxRows) : 0;
   }
 
   get queuedCount(): number {
@@ -83,6 +93,13 @@ export class DynamicBatcher extends BatchScheduler {
   }
 
   private nextBatch(nowMs: number): QueuedRequest[] | undefined {
+    // While a batch waits for more requests, each arrival would otherwise scan the queue
+    // and set the timer again: when the queue holds too few rows to make a batch that goes
+    // now, and the timer set for its oldest request is still to come, nothing changes.
+    if (this.queue.rows < this.waitBelowRows && !this.draining && (this.delayTimeout || this.delayImmediate)) {
+      const oldest = this.queue.front();
+      if (oldest && nowMs - oldest.arrivalMs < this.delayMs) return undefined;
+    }
     this.clearDelayTimer();
     const candidates: QueuedRequest[] = [];
     let rows = 0;

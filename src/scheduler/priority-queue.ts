@@ -34,6 +34,9 @@ export class PriorityQueue {
   private readonly levels: PriorityLevel[];
   private readonly defaultLevel: number;
   private count = 0;
+  private rowCount = 0;
+  /** One level, and no request can have a timeout: the front request is the oldest and nothing expires. */
+  readonly untimedSingleLevel: boolean;
 
   constructor(batching: ModelDynamicBatching) {
     const defaultPolicy = batching.default_queue_policy ?? DEFAULT_POLICY;
@@ -41,6 +44,22 @@ export class PriorityQueue {
     const numbers = batching.priority_levels > 0 ? Array.from({ length: batching.priority_levels }, (_, i) => i + 1) : [0];
     this.levels = numbers.map((level) => new PriorityLevel(level, policyOf(level)));
     this.defaultLevel = batching.priority_levels > 0 ? batching.default_priority_level : 0;
+    const [only] = this.levels;
+    this.untimedSingleLevel = this.levels.length === 1 && only.policy.default_timeout_microseconds === 0 && !only.policy.allow_timeout_override;
+  }
+
+  /** Rows of every queued request together. */
+  get rows(): number {
+    return this.rowCount;
+  }
+
+  /** The request served first, left in place. */
+  front(): QueuedRequest | undefined {
+    for (const level of this.levels) {
+      const first = level.waiting.peek() ?? level.delayed.peek();
+      if (first) return first;
+    }
+    return undefined;
   }
 
   get size(): number {
@@ -64,6 +83,7 @@ export class PriorityQueue {
     if (limit > 0 && level.size >= limit) return limit;
     request.node = level.waiting.push(request);
     this.count++;
+    this.rowCount += request.rows;
     return undefined;
   }
 
@@ -73,6 +93,7 @@ export class PriorityQueue {
     queue.remove(request.node!);
     request.node = undefined;
     this.count--;
+    this.rowCount -= request.rows;
   }
 
   /** Moves a request whose timeout expired under a DELAY policy behind the others of its level. */

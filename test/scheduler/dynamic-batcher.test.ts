@@ -15,6 +15,7 @@ const ONE_INSTANCE = 'instance_group [{ count: 1, kind: KIND_CPU }]';
 const MODELS: Record<string, string> = {
   preferred: `${ONE_INSTANCE}\ndynamic_batching { preferred_batch_size: [ 2, 4 ] max_queue_delay_microseconds: 30000000 }`,
   delay: `${ONE_INSTANCE}\ndynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 1000000 }`,
+
   greedy: `${ONE_INSTANCE}\ndynamic_batching { }`,
   ordered: 'instance_group [{ count: 2, kind: KIND_CPU }]\ndynamic_batching { preserve_ordering: true }',
   unordered: 'instance_group [{ count: 2, kind: KIND_CPU }]\ndynamic_batching { }',
@@ -38,6 +39,9 @@ let t: TestServer;
 
 beforeAll(async () => {
   for (const [name, extra] of Object.entries(MODELS)) addJavaScriptModel(repo.root, name, recorderConfig(extra));
+  // Inputs of one fixed shape: any requests may share a batch, without comparing their shapes.
+  const fixedShape = recorderConfig(`${ONE_INSTANCE}\ndynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 60000000 }`);
+  addJavaScriptModel(repo.root, 'gathering', fixedShape.replace('name: "INPUT0", data_type: TYPE_INT32, dims: [ -1 ]', 'name: "INPUT0", data_type: TYPE_INT32, dims: [ 1 ]'));
   t = await startTestServer({ modelRepositories: [repo.root], exitOnError: true });
 });
 afterAll(async () => {
@@ -70,6 +74,17 @@ async function queueInOrder(model: string, requests: Array<() => Promise<Recorde
 }
 
 describe('batch formation', () => {
+  it('goes as soon as requests of several rows, arriving at an idle instance, make a preferred size', async () => {
+    const answers = await queueInOrder('gathering', [() => send('gathering', [0]), () => send('gathering', [1, 2], 2)]);
+    // Three rows wait (60 s here, past the test's timeout) for a fourth.
+    expect(pending(t.server, 'gathering')).toBe(2);
+    const last = await send('gathering', [3]);
+    const all = [...(await Promise.all(answers)), last];
+    expect(all.map((a) => a.batchRows)).toEqual([4, 4, 4]);
+    expect(new Set(all.map((a) => a.execution)).size).toBe(1);
+    expect(all.map((a) => a.output)).toEqual([[0], [1, 2], [3]]);
+  });
+
   it('dispatches at the largest reachable preferred size without waiting for the delay', async () => {
     const { gate, answer } = await block('preferred', 4);
     const answers = await queueInOrder('preferred', ints(7, 0).map((k) => () => send('preferred', [k])));
