@@ -3,6 +3,7 @@ import { isPackedBytes, toInferenceError, type InferenceRequest, type InferenceR
 import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature, type ResponseSink } from './backend.js';
 import { startWorker } from '../core/index.js';
 import { Outbox } from './outbox.js';
+import { packExecute, unpackResult } from './packed-messages.js';
 import { ownedTensor, transferList, type CallOutcome, type CallRequest, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
 
 /** How long close() lets a model finalize before the worker is terminated. */
@@ -122,7 +123,8 @@ export class WorkerInstance implements ModelInstance {
       worker.once('message', ([reply]: WorkerReply[]) => {
         worker.off('error', reject);
         worker.off('exit', onExit);
-        if (reply.type === 'ready') resolve(reply.signature);
+        if (Array.isArray(reply)) reject(new Error('unexpected result while loading'));
+        else if (reply.type === 'ready') resolve(reply.signature);
         else reject(new Error(reply.type === 'load-error' ? reply.message : `unexpected message '${reply.type}' while loading`));
       });
     }).catch(async (err: Error) => {
@@ -137,12 +139,13 @@ export class WorkerInstance implements ModelInstance {
     const id = this.nextId++;
     if (responses) this.responders.set(id, { sink: responses, open: new Set(batch.requests.map((_, k) => k)), running: true });
     const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [], cancelled: batch.cancelled };
-    const command: WorkerCommand = { type: 'execute', id, batch: sent };
+    const packed = packExecute(id, sent, this.signature);
     // An execution handed over behind another one keeps small inputs (they are copied,
-    // not transferred): should the instance be lost before it begins, its requests can run
-    // elsewhere (see fail()).
-    const inputsKept = this.pending.size > 0 && storageBytes(batch.inputs) <= KEEP_INPUTS_MAX_BYTES;
-    const transfer = inputsKept ? [] : [...transferList(batch.inputs)];
+    // not transferred; a packed command always copies them): should the instance be lost
+    // before it begins, its requests can run elsewhere (see fail()).
+    const inputsKept = this.pending.size > 0 && (packed !== undefined || storageBytes(batch.inputs) <= KEEP_INPUTS_MAX_BYTES);
+    const command: WorkerCommand = packed ? packed.message : { type: 'execute', id, batch: sent };
+    const transfer = packed ? packed.transfer : inputsKept ? [] : [...transferList(batch.inputs)];
     return new Promise<ExecutionResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, inputsKept });
       this.watchOldest();
@@ -171,6 +174,10 @@ export class WorkerInstance implements ModelInstance {
   }
 
   private onReply(reply: WorkerReply): void {
+    if (Array.isArray(reply)) {
+      const { id, result } = unpackResult(reply, this.signature);
+      return this.settle(id, { type: 'result', id, result });
+    }
     if (reply.type === 'closed') return this.onClosed?.();
     if (reply.type === 'call') return this.serveCall(reply.id, reply.request);
     if (reply.type === 'response') return this.respond(reply);

@@ -4,6 +4,7 @@
  */
 import { isPackedBytes, ownedByteElements, type ErrorCode, type Parameters, type Tensor } from '../core/index.js';
 import type { ExecutionBatch, ExecutionResult, ModelSignature, RequestOutcome } from './backend.js';
+import type { PackedExecute, PackedResult } from './packed-messages.js';
 
 /** A request a model sends to another model of the server (a JavaScript model's infer()). */
 export interface CallRequest {
@@ -22,6 +23,8 @@ export type CallOutcome =
 
 export type WorkerCommand =
   | { type: 'execute'; id: number; batch: ExecutionBatch }
+  /** An 'execute' in the packed form of packed-messages.ts (an array, where every other command is an object). */
+  | PackedExecute
   /**
    * Sent once, first: the doorbell the main thread rings (Atomics.add on element 0) after
    * every postMessage to the worker, and how long, in µs at most, the worker may watch it
@@ -34,6 +37,8 @@ export type WorkerCommand =
 
 export type WorkerReply =
   | { type: 'ready'; signature: ModelSignature }
+  /** A 'result' of kind 'batch' in the packed form of packed-messages.ts. */
+  | PackedResult
   | { type: 'load-error'; message: string }
   | { type: 'result'; id: number; result: ExecutionResult }
   | { type: 'error'; id: number; message: string }
