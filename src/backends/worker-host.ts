@@ -67,6 +67,8 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
       // Not queued: the execution in progress may be the one waiting for it.
       if (command.type === 'call-result') instance.callResult?.(command.id, command.outcome);
       else if (command.type === 'handoff') {
+        const { replyDoorbell } = command;
+        replies.redirect(command.replyPort, () => Atomics.add(replyDoorbell, 0, 1));
         if (instance.spinWhenIdle) spin = new IdleSpin(port, command.doorbell, command.spinMicros, (message) => onCommands(message as WorkerCommand[]));
       } else if (command.type === 'execute' && instance.overlappingExecutes) {
         outstanding++;

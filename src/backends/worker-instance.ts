@@ -1,9 +1,10 @@
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { isPackedBytes, toInferenceError, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
 import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature, type ResponseSink } from './backend.js';
 import { startWorker } from '../core/index.js';
 import { Outbox } from './outbox.js';
 import { packExecute, unpackResult } from './packed-messages.js';
+import { executionsEnded, executionStarted, ReplyWait, replyWaitMicros } from './reply-wait.js';
 import { ownedTensor, transferList, type CallOutcome, type CallRequest, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
 
 /** How long close() lets a model finalize before the worker is terminated. */
@@ -35,6 +36,8 @@ export interface WorkerInstanceOptions {
   executeTimeoutSource?: string;
   /** The longest the worker spins for its next command when it runs out of work, in µs (see idle-spin.ts); default idleSpinMicros(). */
   idleSpinMicros?: number;
+  /** The longest the main thread waits for the reply of an execution that runs alone, in µs (see reply-wait.ts); default replyWaitMicros(). */
+  replyWaitMicros?: number;
 }
 
 /**
@@ -92,6 +95,8 @@ export class WorkerInstance implements ModelInstance {
   private closing = false;
   private onClosed: (() => void) | undefined;
   private readonly outbox: Outbox<WorkerCommand>;
+  private readonly replyPort: MessagePort;
+  private readonly replyWait: ReplyWait;
 
   private constructor(
     readonly name: string,
@@ -102,12 +107,27 @@ export class WorkerInstance implements ModelInstance {
     // The worker may be watching this doorbell instead of its event loop (see idle-spin.ts).
     const doorbell = new Int32Array(new SharedArrayBuffer(4));
     this.outbox = new Outbox(worker, () => Atomics.add(doorbell, 0, 1));
-    this.outbox.post({ type: 'handoff', doorbell, spinMicros: options.idleSpinMicros ?? idleSpinMicros() });
-    worker.on('message', (replies: WorkerReply[]) => {
-      for (const reply of replies) this.onReply(reply);
+    // Replies come on a channel of their own, which the main thread can read synchronously (see reply-wait.ts).
+    const { port1, port2 } = new MessageChannel();
+    const replyDoorbell = new Int32Array(new SharedArrayBuffer(4));
+    this.replyPort = port1;
+    const onReplies = (replies: unknown) => {
+      for (const reply of replies as WorkerReply[]) this.onReply(reply);
+    };
+    this.replyWait = new ReplyWait(port1, replyDoorbell, options.replyWaitMicros ?? replyWaitMicros(), onReplies);
+    this.outbox.post({ type: 'handoff', doorbell, spinMicros: options.idleSpinMicros ?? idleSpinMicros(), replyPort: port2, replyDoorbell }, [port2]);
+    port1.on('message', onReplies);
+    // The worker keeps the process alive while it runs; its reply channel need not.
+    port1.unref();
+    worker.on('message', onReplies);
+    worker.on('error', (err) => {
+      this.takeReplies();
+      this.fail(new Error(`instance ${name} of model ${options.modelLabel} crashed: ${err.message}`));
     });
-    worker.on('error', (err) => this.fail(new Error(`instance ${name} of model ${options.modelLabel} crashed: ${err.message}`)));
     worker.on('exit', (code) => {
+      // What the worker sent before it ended counts, as it did when replies shared the worker's own port.
+      this.takeReplies();
+      this.replyPort.close();
       this.onClosed?.();
       if (!this.closing) this.fail(new Error(`instance ${name} of model ${options.modelLabel} exited unexpectedly (code ${code})`));
     });
@@ -146,10 +166,20 @@ export class WorkerInstance implements ModelInstance {
     const inputsKept = this.pending.size > 0 && (packed !== undefined || storageBytes(batch.inputs) <= KEEP_INPUTS_MAX_BYTES);
     const command: WorkerCommand = packed ? packed.message : { type: 'execute', id, batch: sent };
     const transfer = packed ? packed.transfer : inputsKept ? [] : [...transferList(batch.inputs)];
+    const idle = this.pending.size === 0;
     return new Promise<ExecutionResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, inputsKept });
+      executionStarted();
       this.watchOldest();
       this.outbox.post(command, transfer, (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
+      // An idle instance's worker may be spinning for this very command (idle-spin.ts):
+      // it goes now rather than at the end of the event-loop turn, and its reply may be
+      // worth waiting for (reply-wait.ts). Commands for a busy instance still wait for
+      // the end of the turn, to travel together.
+      if (idle) {
+        this.outbox.flush();
+        if (this.pending.has(id)) this.replyWait.handedOver(id);
+      }
     });
   }
 
@@ -171,6 +201,13 @@ export class WorkerInstance implements ModelInstance {
     const unloaded = new Error(`instance ${this.name} was unloaded`);
     this.rejectAll(unloaded);
     this.failOpenResponses(unloaded);
+  }
+
+  /** Handles the replies waiting on the reply channel now. */
+  private takeReplies(): void {
+    for (let received = receiveMessageOnPort(this.replyPort); received; received = receiveMessageOnPort(this.replyPort)) {
+      for (const reply of received.message as WorkerReply[]) this.onReply(reply);
+    }
   }
 
   private onReply(reply: WorkerReply): void {
@@ -219,6 +256,8 @@ export class WorkerInstance implements ModelInstance {
     const pending = this.pending.get(id);
     if (!pending) return;
     this.pending.delete(id);
+    executionsEnded();
+    this.replyWait.answered(id);
     clearTimeout(pending.timer);
     this.watchOldest();
     this.executionEnded(id, reply.type === 'error');
@@ -285,6 +324,7 @@ export class WorkerInstance implements ModelInstance {
     this.closing = true;
     const notStarted = new ExecutionNotStartedError(`${error.message} (before this execution began)`);
     let running = true;
+    executionsEnded(this.pending.size);
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(!running && pending.inputsKept ? notStarted : error);
@@ -296,6 +336,7 @@ export class WorkerInstance implements ModelInstance {
   }
 
   private rejectAll(error: Error): void {
+    executionsEnded(this.pending.size);
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(error);
