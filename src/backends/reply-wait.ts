@@ -38,6 +38,22 @@ export function replyWaitMicros(env: NodeJS.ProcessEnv = process.env): number {
 
 /** Executions handed to any instance of this process and not yet answered. */
 let executionsInFlight = 0;
+/**
+ * Inference requests that the servers of this process have received and not yet
+ * answered (counted by the server's data plane): an execution runs alone only when its
+ * request is the only one. A batcher keeps one execution in flight under heavy load
+ * too, and the main thread must not wait then.
+ */
+let requestsInFlight = 0;
+
+/** An inference request reached the server (see requestsInFlight). */
+export function requestStarted(): void {
+  requestsInFlight++;
+}
+
+export function requestEnded(): void {
+  requestsInFlight--;
+}
 
 export function executionStarted(): void {
   executionsInFlight++;
@@ -74,7 +90,7 @@ export class ReplyWait {
    */
   handedOver(id: number): void {
     if (this.maxWaitMs === 0) return;
-    if (executionsInFlight > 1) {
+    if (executionsInFlight > 1 || requestsInFlight > 1) {
       this.aloneInARow = 0;
       this.timed = undefined;
       return;

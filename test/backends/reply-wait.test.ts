@@ -6,7 +6,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { executionsEnded, executionStarted, ReplyWait, replyWaitMicros } from '../../src/backends/reply-wait.js';
+import { executionsEnded, executionStarted, ReplyWait, replyWaitMicros, requestEnded, requestStarted } from '../../src/backends/reply-wait.js';
 
 /** Posts `count` replies, each once the test raises slot 0 of `control`, ringing the doorbell after each; slot 1 counts those posted. */
 const REPLIER = `
@@ -102,6 +102,22 @@ describe('ReplyWait', () => {
     warmUp(SEQUENTIAL_EXECUTIONS - 1);
     withExecutions(1, () => wait.handedOver(102));
     expect(handled).toEqual([{ reply: 0 }]);
+  });
+
+  it('does not wait while the server has other requests in flight (one execution of a batcher under load)', () => {
+    const { wait, handled, release, posted, warmUp } = setUp(1, 20_000_000);
+    warmUp();
+    release();
+    posted(1);
+    requestStarted();
+    requestStarted();
+    try {
+      withExecutions(1, () => wait.handedOver(100));
+    } finally {
+      requestEnded();
+      requestEnded();
+    }
+    expect(handled).toEqual([]);
   });
 
   it('stops waiting when round trips are longer than its limit', () => {
