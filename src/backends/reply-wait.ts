@@ -25,10 +25,13 @@ const ROUND_TRIP_WEIGHT = 0.25;
 const SEQUENTIAL_EXECUTIONS = 8;
 
 /**
- * How long, at most, the main thread waits for a reply: a small model's execution and
- * its two hand-offs. NEREID_REPLY_WAIT_US overrides it (0: never wait).
+ * How long, at most, the main thread waits for a reply; NEREID_REPLY_WAIT_US sets it
+ * (200 covers a small model's execution and its two hand-offs). Off by default: on the
+ * shared 2-core machine where it was written, under load, a main thread that spins
+ * takes the core the worker needs, and its benefit could not be shown there
+ * (bench/handoff-c1.ts and bench/latency-c1.ts measure it on and off side by side).
  */
-const DEFAULT_REPLY_WAIT_MICROS = 200;
+const DEFAULT_REPLY_WAIT_MICROS = 0;
 
 export function replyWaitMicros(env: NodeJS.ProcessEnv = process.env): number {
   const text = env.NEREID_REPLY_WAIT_US;

@@ -148,10 +148,10 @@ describe('ReplyWait', () => {
   });
 
   it('reads its limit from NEREID_REPLY_WAIT_US', () => {
-    expect(replyWaitMicros({})).toBe(200);
+    expect(replyWaitMicros({})).toBe(0);
     expect(replyWaitMicros({ NEREID_REPLY_WAIT_US: '0' })).toBe(0);
     expect(replyWaitMicros({ NEREID_REPLY_WAIT_US: '50' })).toBe(50);
-    expect(replyWaitMicros({ NEREID_REPLY_WAIT_US: 'soon' })).toBe(200);
-    expect(replyWaitMicros({ NEREID_REPLY_WAIT_US: '-1' })).toBe(200);
+    expect(replyWaitMicros({ NEREID_REPLY_WAIT_US: 'soon' })).toBe(0);
+    expect(replyWaitMicros({ NEREID_REPLY_WAIT_US: '-1' })).toBe(0);
   });
 });
