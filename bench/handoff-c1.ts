@@ -4,7 +4,7 @@
  * main thread, and each execution's round trip (hand-over to result on the main thread)
  * is timed. Three hand-offs take turns in blocks within one process: the worker parks
  * (NEREID_WORKER_IDLE_SPIN_US=0, no reply wait), the worker spins (default) but the main
- * thread parks (NEREID_REPLY_WAIT_US=0), and both wait (the default). Medians and p90
+ * thread parks (the default), and both wait (NEREID_REPLY_WAIT_US=200, src/backends/reply-wait.ts). Medians and p90
  * per block are printed: on a loaded machine they are far steadier than means, since
  * preemption hits a minority of round trips. Run `npm run build` first.
  *
@@ -37,7 +37,7 @@ async function start(env: Record<string, string>): Promise<ModelInstance> {
 const variants = [
   { label: 'park', instance: await start({ NEREID_WORKER_IDLE_SPIN_US: '0', NEREID_REPLY_WAIT_US: '0' }) },
   { label: 'worker spins', instance: await start({ NEREID_REPLY_WAIT_US: '0' }) },
-  { label: 'both wait', instance: await start({}) },
+  { label: 'both wait', instance: await start({ NEREID_REPLY_WAIT_US: '200' }) },
 ];
 
 function batch(): ExecutionBatch {
