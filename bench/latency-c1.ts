@@ -1,11 +1,12 @@
 /**
  * bench/latency-c1: `simple` over HTTP at concurrency 1 (wrk -t1 -c1, JSON), as
  * perf_analyzer measures it, with the server's own split of each request's time
- * (statistics extension: queue, compute, and the rest, "overhead"). Two servers take
+ * (statistics extension: queue, compute, and the rest, "overhead"). Three servers take
  * turns in one run: model workers that spin briefly for their next command before they
- * park (the default; see src/backends/idle-spin.ts) and workers that always park
- * (NEREID_WORKER_IDLE_SPIN_US=0). Each is a `nereid serve` process of its own (dist/:
- * run `npm run build` first) so that its CPU time can be read: per request under load,
+ * park (the default; see src/backends/idle-spin.ts), workers that always park
+ * (NEREID_WORKER_IDLE_SPIN_US=0), and spinning workers with a main thread that waits
+ * for the reply of a lone execution (NEREID_REPLY_WAIT_US=200, src/backends/reply-wait.ts).
+ * Each is a `nereid serve` process of its own (dist/: run `npm run build` first) so that its CPU time can be read: per request under load,
  * and per second once the load has stopped (what spinning costs an idle server).
  *
  *   npx tsx bench/latency-c1.ts [--seconds 5] [--rounds 3] [--spin-us 300]
@@ -126,13 +127,15 @@ async function measure(env: NodeJS.ProcessEnv): Promise<Point> {
 const variants: Array<{ label: string; env: NodeJS.ProcessEnv }> = [
   { label: spinMicros === undefined ? 'spin (default)' : `spin ${spinMicros} µs`, env: spinMicros === undefined ? {} : { NEREID_WORKER_IDLE_SPIN_US: spinMicros } },
   { label: 'park (spin 0)', env: { NEREID_WORKER_IDLE_SPIN_US: '0' } },
+  // The main thread waits for the reply of a lone execution (src/backends/reply-wait.ts; off by default).
+  { label: 'spin + reply wait', env: { ...(spinMicros === undefined ? {} : { NEREID_WORKER_IDLE_SPIN_US: spinMicros }), NEREID_REPLY_WAIT_US: '200' } },
 ];
 const widths = [5, 15, 8, 10, 9, 11, 11, 13, 11];
 console.log(`latency-c1: simple, HTTP JSON, wrk -t1 -c1, ${seconds}s per point, ${rounds} rounds`);
 console.log(formatRow(['round', 'workers', 'req/s', 'server µs', 'queue µs', 'compute µs', 'overhead µs', 'CPU µs/req', 'idle CPU %'], widths));
 const points: Point[][] = variants.map(() => []);
 for (let round = 1; round <= rounds; round++) {
-  const order = round % 2 === 1 ? [0, 1] : [1, 0];
+  const order = round % 2 === 1 ? [0, 1, 2] : [2, 1, 0];
   for (const index of order) {
     const point = await measure(variants[index].env);
     points[index].push(point);
@@ -154,8 +157,8 @@ for (let round = 1; round <= rounds; round++) {
     );
   }
 }
-const [spin, park] = points.map((list) => (pick: (p: Point) => number) => median(list.map(pick)));
-for (const [label, med] of [[variants[0].label, spin], [variants[1].label, park]] as const) {
+const [spin, park, wait] = points.map((list) => (pick: (p: Point) => number) => median(list.map(pick)));
+for (const [label, med] of [[variants[0].label, spin], [variants[1].label, park], [variants[2].label, wait]] as const) {
   console.log(
     `${label}: median ${med((p) => p.requestsPerSecond).toFixed(0)} req/s, server ${med((p) => p.serverUs).toFixed(1)} µs ` +
       `(queue ${med((p) => p.queueUs).toFixed(1)}, compute ${med((p) => p.computeUs).toFixed(1)}, overhead ${med((p) => p.overheadUs).toFixed(1)}), ` +
@@ -166,5 +169,9 @@ console.log(
   `spin / park: req/s ×${(spin((p) => p.requestsPerSecond) / park((p) => p.requestsPerSecond)).toFixed(2)}, ` +
     `queue ×${(spin((p) => p.queueUs) / park((p) => p.queueUs)).toFixed(2)}, CPU per request ×${(spin((p) => p.cpuPerRequestUs) / park((p) => p.cpuPerRequestUs)).toFixed(2)} ` +
     `(targets: queue ≤ 20 µs, overhead ≤ 41 µs)`,
+);
+console.log(
+  `reply wait / spin: req/s ×${(wait((p) => p.requestsPerSecond) / spin((p) => p.requestsPerSecond)).toFixed(2)}, ` +
+    `overhead ×${(wait((p) => p.overheadUs) / spin((p) => p.overheadUs)).toFixed(2)}, CPU per request ×${(wait((p) => p.cpuPerRequestUs) / spin((p) => p.cpuPerRequestUs)).toFixed(2)}`,
 );
 rmSync(scratch, { recursive: true, force: true });

@@ -21,6 +21,7 @@ export type {
 export { ExecutionNotStartedError } from './backend.js';
 export { cudaAddon, cudaProbe, type CudaDevice, type CudaProbe, type NvmlReading } from './cuda/cuda-addon.js';
 export { ownedTensor } from './worker-protocol.js';
+export { requestEnded, requestStarted } from './reply-wait.js';
 export type { InitializeArgs, ModelOutputTensor, ModelRequest, ModelResponse, ModelTensor, ResponseSender } from './javascript/model-api.js';
 
 /** The model files each backend looks for when the config does not name one, in order of preference. */

@@ -6,13 +6,15 @@
  * is far cheaper than one each. A lone message waits only for the end of the current
  * turn (setImmediate), so nothing is delayed behind other work.
  */
+import type { TransferListItem } from 'node:worker_threads';
+
 export interface MessageTarget {
-  postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void;
+  postMessage(value: unknown, transfer?: readonly TransferListItem[]): void;
 }
 
 interface Entry<T> {
   message: T;
-  transfer: readonly ArrayBuffer[];
+  transfer: readonly TransferListItem[];
   /** Told when the message cannot be sent (a buffer that cannot be transferred). */
   onFailure?: (error: Error) => void;
 }
@@ -26,11 +28,18 @@ export class Outbox<T> {
    * called after each postMessage (to ring a doorbell the receiver may be watching).
    */
   constructor(
-    private readonly target: MessageTarget,
-    private readonly afterSend?: () => void,
+    private target: MessageTarget,
+    private afterSend?: () => void,
   ) {}
 
-  post(message: T, transfer: readonly ArrayBuffer[] = [], onFailure?: (error: Error) => void): void {
+  /** From now on messages go to `target` (what was posted before goes first, to the old one). */
+  redirect(target: MessageTarget, afterSend?: () => void): void {
+    this.flush();
+    this.target = target;
+    this.afterSend = afterSend;
+  }
+
+  post(message: T, transfer: readonly TransferListItem[] = [], onFailure?: (error: Error) => void): void {
     this.entries.push({ message, transfer, onFailure });
     if (!this.scheduled) {
       this.scheduled = true;
@@ -44,7 +53,7 @@ export class Outbox<T> {
     const entries = this.entries;
     if (entries.length === 0) return;
     this.entries = [];
-    const transfer = new Set<ArrayBuffer>();
+    const transfer = new Set<TransferListItem>();
     for (const entry of entries) for (const buffer of entry.transfer) transfer.add(buffer);
     try {
       this.target.postMessage(

@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { IdleSpin } from './idle-spin.js';
 import { allCancelled, EXECUTION_CANCELLED_MESSAGE, type ExecutionBatch, type ExecutionResult, type ModelSignature } from './backend.js';
 import { Outbox } from './outbox.js';
+import { packResult, unpackExecute } from './packed-messages.js';
 import type { CallOutcome, WorkerCommand, WorkerReply } from './worker-protocol.js';
 
 export interface HostedInstance {
@@ -61,10 +62,13 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
   let spin: IdleSpin | undefined;
   const onCommands = (commands: WorkerCommand[]) => {
     spin?.arrived(commands.length);
-    for (const command of commands) {
+    for (const received of commands) {
+      const command = Array.isArray(received) ? { type: 'execute' as const, ...unpackExecute(received, instance.signature) } : received;
       // Not queued: the execution in progress may be the one waiting for it.
       if (command.type === 'call-result') instance.callResult?.(command.id, command.outcome);
       else if (command.type === 'handoff') {
+        const { replyDoorbell } = command;
+        replies.redirect(command.replyPort, () => Atomics.add(replyDoorbell, 0, 1));
         if (instance.spinWhenIdle) spin = new IdleSpin(port, command.doorbell, command.spinMicros, (message) => onCommands(message as WorkerCommand[]));
       } else if (command.type === 'execute' && instance.overlappingExecutes) {
         outstanding++;
@@ -95,7 +99,7 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
     replies.post({ type: 'closed' });
   }
 
-  async function execute(command: Extract<WorkerCommand, { type: 'execute' }>): Promise<void> {
+  async function execute(command: { id: number; batch: ExecutionBatch }): Promise<void> {
     // Handed over ahead of time, it waited here while its clients went away: nobody wants it.
     if (allCancelled(command.batch)) {
       replies.post({ type: 'error', id: command.id, message: EXECUTION_CANCELLED_MESSAGE });
@@ -103,7 +107,9 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
     }
     try {
       const { result, transfer } = await instance.execute(command.batch, command.id);
-      replies.post({ type: 'result', id: command.id, result }, transfer);
+      const packed = packResult(command.id, result, instance.signature);
+      if (packed) replies.post(packed.message, packed.transfer);
+      else replies.post({ type: 'result', id: command.id, result }, transfer);
     } catch (err) {
       replies.post({ type: 'error', id: command.id, message: errorMessage(err) });
     }

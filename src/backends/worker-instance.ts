@@ -1,8 +1,10 @@
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { isPackedBytes, toInferenceError, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
 import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature, type ResponseSink } from './backend.js';
 import { startWorker } from '../core/index.js';
 import { Outbox } from './outbox.js';
+import { packExecute, unpackResult } from './packed-messages.js';
+import { executionsEnded, executionStarted, ReplyWait, replyWaitMicros } from './reply-wait.js';
 import { ownedTensor, transferList, type CallOutcome, type CallRequest, type WorkerCommand, type WorkerReply } from './worker-protocol.js';
 
 /** How long close() lets a model finalize before the worker is terminated. */
@@ -34,6 +36,8 @@ export interface WorkerInstanceOptions {
   executeTimeoutSource?: string;
   /** The longest the worker spins for its next command when it runs out of work, in µs (see idle-spin.ts); default idleSpinMicros(). */
   idleSpinMicros?: number;
+  /** The longest the main thread waits for the reply of an execution that runs alone, in µs (see reply-wait.ts); default replyWaitMicros(). */
+  replyWaitMicros?: number;
 }
 
 /**
@@ -91,6 +95,8 @@ export class WorkerInstance implements ModelInstance {
   private closing = false;
   private onClosed: (() => void) | undefined;
   private readonly outbox: Outbox<WorkerCommand>;
+  private readonly replyPort: MessagePort;
+  private readonly replyWait: ReplyWait;
 
   private constructor(
     readonly name: string,
@@ -101,12 +107,27 @@ export class WorkerInstance implements ModelInstance {
     // The worker may be watching this doorbell instead of its event loop (see idle-spin.ts).
     const doorbell = new Int32Array(new SharedArrayBuffer(4));
     this.outbox = new Outbox(worker, () => Atomics.add(doorbell, 0, 1));
-    this.outbox.post({ type: 'handoff', doorbell, spinMicros: options.idleSpinMicros ?? idleSpinMicros() });
-    worker.on('message', (replies: WorkerReply[]) => {
-      for (const reply of replies) this.onReply(reply);
+    // Replies come on a channel of their own, which the main thread can read synchronously (see reply-wait.ts).
+    const { port1, port2 } = new MessageChannel();
+    const replyDoorbell = new Int32Array(new SharedArrayBuffer(4));
+    this.replyPort = port1;
+    const onReplies = (replies: unknown) => {
+      for (const reply of replies as WorkerReply[]) this.onReply(reply);
+    };
+    this.replyWait = new ReplyWait(port1, replyDoorbell, options.replyWaitMicros ?? replyWaitMicros(), onReplies);
+    this.outbox.post({ type: 'handoff', doorbell, spinMicros: options.idleSpinMicros ?? idleSpinMicros(), replyPort: port2, replyDoorbell }, [port2]);
+    port1.on('message', onReplies);
+    // The worker keeps the process alive while it runs; its reply channel need not.
+    port1.unref();
+    worker.on('message', onReplies);
+    worker.on('error', (err) => {
+      this.takeReplies();
+      this.fail(new Error(`instance ${name} of model ${options.modelLabel} crashed: ${err.message}`));
     });
-    worker.on('error', (err) => this.fail(new Error(`instance ${name} of model ${options.modelLabel} crashed: ${err.message}`)));
     worker.on('exit', (code) => {
+      // What the worker sent before it ended counts, as it did when replies shared the worker's own port.
+      this.takeReplies();
+      this.replyPort.close();
       this.onClosed?.();
       if (!this.closing) this.fail(new Error(`instance ${name} of model ${options.modelLabel} exited unexpectedly (code ${code})`));
     });
@@ -122,7 +143,8 @@ export class WorkerInstance implements ModelInstance {
       worker.once('message', ([reply]: WorkerReply[]) => {
         worker.off('error', reject);
         worker.off('exit', onExit);
-        if (reply.type === 'ready') resolve(reply.signature);
+        if (Array.isArray(reply)) reject(new Error('unexpected result while loading'));
+        else if (reply.type === 'ready') resolve(reply.signature);
         else reject(new Error(reply.type === 'load-error' ? reply.message : `unexpected message '${reply.type}' while loading`));
       });
     }).catch(async (err: Error) => {
@@ -137,20 +159,27 @@ export class WorkerInstance implements ModelInstance {
     const id = this.nextId++;
     if (responses) this.responders.set(id, { sink: responses, open: new Set(batch.requests.map((_, k) => k)), running: true });
     const sent: ExecutionBatch = this.options.sendRequests ? batch : { inputs: batch.inputs, outputNames: batch.outputNames, requests: [], cancelled: batch.cancelled };
-    const command: WorkerCommand = { type: 'execute', id, batch: sent };
+    const packed = packExecute(id, sent, this.signature);
     // An execution handed over behind another one keeps small inputs (they are copied,
-    // not transferred): should the instance be lost before it begins, its requests can run
-    // elsewhere (see fail()).
-    const inputsKept = this.pending.size > 0 && storageBytes(batch.inputs) <= KEEP_INPUTS_MAX_BYTES;
-    const transfer = inputsKept ? [] : [...transferList(batch.inputs)];
+    // not transferred; a packed command always copies them): should the instance be lost
+    // before it begins, its requests can run elsewhere (see fail()).
+    const inputsKept = this.pending.size > 0 && (packed !== undefined || storageBytes(batch.inputs) <= KEEP_INPUTS_MAX_BYTES);
+    const command: WorkerCommand = packed ? packed.message : { type: 'execute', id, batch: sent };
+    const transfer = packed ? packed.transfer : inputsKept ? [] : [...transferList(batch.inputs)];
+    const idle = this.pending.size === 0;
     return new Promise<ExecutionResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, inputsKept });
+      executionStarted();
       this.watchOldest();
       this.outbox.post(command, transfer, (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
-      // To an idle worker the batch goes now, not at the end of this event-loop turn: the
-      // rest of the turn (writing the previous batch's answers, reading new requests) would
-      // otherwise keep the worker waiting. Behind a running execution it joins the others.
-      if (this.pending.size === 1) this.outbox.flush();
+      // An idle instance's worker may be spinning for this very command (idle-spin.ts):
+      // it goes now rather than at the end of the event-loop turn, and its reply may be
+      // worth waiting for (reply-wait.ts). Commands for a busy instance still wait for
+      // the end of the turn, to travel together.
+      if (idle) {
+        this.outbox.flush();
+        if (this.pending.has(id)) this.replyWait.handedOver(id);
+      }
     });
   }
 
@@ -174,7 +203,18 @@ export class WorkerInstance implements ModelInstance {
     this.failOpenResponses(unloaded);
   }
 
+  /** Handles the replies waiting on the reply channel now. */
+  private takeReplies(): void {
+    for (let received = receiveMessageOnPort(this.replyPort); received; received = receiveMessageOnPort(this.replyPort)) {
+      for (const reply of received.message as WorkerReply[]) this.onReply(reply);
+    }
+  }
+
   private onReply(reply: WorkerReply): void {
+    if (Array.isArray(reply)) {
+      const { id, result } = unpackResult(reply, this.signature);
+      return this.settle(id, { type: 'result', id, result });
+    }
     if (reply.type === 'closed') return this.onClosed?.();
     if (reply.type === 'call') return this.serveCall(reply.id, reply.request);
     if (reply.type === 'response') return this.respond(reply);
@@ -216,6 +256,8 @@ export class WorkerInstance implements ModelInstance {
     const pending = this.pending.get(id);
     if (!pending) return;
     this.pending.delete(id);
+    executionsEnded();
+    this.replyWait.answered(id);
     clearTimeout(pending.timer);
     this.watchOldest();
     this.executionEnded(id, reply.type === 'error');
@@ -282,6 +324,7 @@ export class WorkerInstance implements ModelInstance {
     this.closing = true;
     const notStarted = new ExecutionNotStartedError(`${error.message} (before this execution began)`);
     let running = true;
+    executionsEnded(this.pending.size);
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(!running && pending.inputsKept ? notStarted : error);
@@ -293,6 +336,7 @@ export class WorkerInstance implements ModelInstance {
   }
 
   private rejectAll(error: Error): void {
+    executionsEnded(this.pending.size);
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(error);

@@ -4,6 +4,8 @@
  */
 import { isPackedBytes, ownedByteElements, type ErrorCode, type Parameters, type Tensor } from '../core/index.js';
 import type { ExecutionBatch, ExecutionResult, ModelSignature, RequestOutcome } from './backend.js';
+import type { PackedExecute, PackedResult } from './packed-messages.js';
+import type { MessagePort } from 'node:worker_threads';
 
 /** A request a model sends to another model of the server (a JavaScript model's infer()). */
 export interface CallRequest {
@@ -22,18 +24,33 @@ export type CallOutcome =
 
 export type WorkerCommand =
   | { type: 'execute'; id: number; batch: ExecutionBatch }
+  /** An 'execute' in the packed form of packed-messages.ts (an array, where every other command is an object). */
+  | PackedExecute
   /**
    * Sent once, first: the doorbell the main thread rings (Atomics.add on element 0) after
    * every postMessage to the worker, and how long, in µs at most, the worker may watch it
    * when it runs out of work before it parks in its event loop (see idle-spin.ts).
    */
-  | { type: 'handoff'; doorbell: Int32Array; spinMicros: number }
+  | {
+      type: 'handoff';
+      doorbell: Int32Array;
+      spinMicros: number;
+      /**
+       * Where the worker sends every later reply, ringing `replyDoorbell` (Atomics.add on
+       * element 0) after each postMessage: the main thread may be watching it instead of
+       * its event loop (see reply-wait.ts).
+       */
+      replyPort: MessagePort;
+      replyDoorbell: Int32Array;
+    }
   | { type: 'close' }
   /** The answer to a 'call' of the worker's; it is delivered at once, even while an execution runs (which may be awaiting it). */
   | { type: 'call-result'; id: number; outcome: CallOutcome };
 
 export type WorkerReply =
   | { type: 'ready'; signature: ModelSignature }
+  /** A 'result' of kind 'batch' in the packed form of packed-messages.ts. */
+  | PackedResult
   | { type: 'load-error'; message: string }
   | { type: 'result'; id: number; result: ExecutionResult }
   | { type: 'error'; id: number; message: string }

@@ -2,6 +2,7 @@
  * The operations both frontends serve (MLServer's "data plane"): health, metadata,
  * configuration and inference. Frontends only translate wire formats to and from it.
  */
+import { requestEnded, requestStarted } from '../backends/index.js';
 import { datatypeFromConfig, InferenceError, type InferenceRequest, type InferenceResponse, type LogControl } from '../core/index.js';
 import { modelStatisticsJson, parseTraceSettingsUpdate, type ModelStatisticsJson, type TraceManager, type TraceSettingsJson } from '../metrics/index.js';
 import type { IndexEntry, ModelConfig, ModelRegistry, ModelVersion } from '../repository/index.js';
@@ -210,6 +211,13 @@ export class DataPlane {
    * what servingVersion() answered for the request's model and version, when the frontend asked.
    */
   infer(request: InferenceRequest, decoupledRefusal?: string, resolved?: ModelVersion): Promise<InferenceResponse> {
+    requestStarted();
+    const answer = this.inferCounted(request, decoupledRefusal, resolved);
+    answer.then(requestEnded, requestEnded);
+    return answer;
+  }
+
+  private inferCounted(request: InferenceRequest, decoupledRefusal?: string, resolved?: ModelVersion): Promise<InferenceResponse> {
     this.lastInferenceAt = performance.now();
     if (this.options.tracing.enabled) request.trace = this.options.tracing.sample(request.model, request.id, this.lastInferenceAt);
     try {

@@ -38,9 +38,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function serve(spinMicros: string): Promise<TestServer> {
+/** `replyWaitMicros`: NEREID_REPLY_WAIT_US, how long the main thread may wait for a reply (reply-wait.ts). */
+async function serve(spinMicros: string, replyWaitMicros = '0'): Promise<TestServer> {
   const previous = process.env.NEREID_WORKER_IDLE_SPIN_US;
+  const previousWait = process.env.NEREID_REPLY_WAIT_US;
   process.env.NEREID_WORKER_IDLE_SPIN_US = spinMicros;
+  process.env.NEREID_REPLY_WAIT_US = replyWaitMicros;
   const { root, cleanup } = scratchRepository();
   cleanups.push(cleanup);
   addModel(root, 'add_sub', { from: 'add_sub', config: ADD_SUB });
@@ -52,6 +55,8 @@ async function serve(spinMicros: string): Promise<TestServer> {
   } finally {
     if (previous === undefined) delete process.env.NEREID_WORKER_IDLE_SPIN_US;
     else process.env.NEREID_WORKER_IDLE_SPIN_US = previous;
+    if (previousWait === undefined) delete process.env.NEREID_REPLY_WAIT_US;
+    else process.env.NEREID_REPLY_WAIT_US = previousWait;
   }
 }
 
@@ -76,9 +81,10 @@ async function successCount(t: TestServer, model: string): Promise<number> {
 }
 
 describe('the doorbell hand-off to model workers', () => {
-  for (const [label, spin] of [['a spinning worker', '30000000'], ['the default window', '300'], ['spinning off', '0']] as const) {
+  // The last: a main thread that may wait up to 100 ms for each reply (reply-wait.ts).
+  for (const [label, spin, wait] of [['a spinning worker', '30000000', '0'], ['the default window', '300', '0'], ['spinning off', '0', '0'], ['a spinning worker and a main thread waiting for replies', '30000000', '100000']] as const) {
     it(`answers sequential and concurrent requests each once, correctly (${label})`, async () => {
-      const t = await serve(spin);
+      const t = await serve(spin, wait);
       let expected = 0;
       for (let i = 0; i < 20; i++) {
         const { status, json } = await addSub(t, i);
@@ -101,8 +107,8 @@ describe('the doorbell hand-off to model workers', () => {
     });
   }
 
-  it('a worker that crashes on a command it took while spinning fails that request only; its successor serves the next', async () => {
-    const t = await serve('30000000');
+  for (const wait of ['0', '100000']) it(`a worker that crashes on a command it took while spinning fails that request only; its successor serves the next (reply wait ${wait} µs)`, async () => {
+    const t = await serve('30000000', wait);
     expect(await (await echo(t, 1)).json()).toMatchObject({ outputs: [{ data: [1] }] });
     const crashed = await echo(t, 2, { crash: true });
     expect(crashed.status).toBe(500);

@@ -174,11 +174,18 @@ export class HttpFrontend {
   private idleWaiters: Array<() => void> = [];
   /** With client certificates required: the TLS front and the private directory of the app's Unix socket. */
   private gate: { front: ClientCertificateGate; socketDirectory: string } | undefined;
+  /**
+   * The restrictions in force, undefined when there are none (`nereid serve` passes an
+   * empty set): every request then skips working out its category (a path split per request).
+   */
+  private readonly restrictions: ApiRestrictions | undefined;
 
   constructor(
     private readonly dataPlane: DataPlane,
     private readonly options: HttpFrontendOptions,
   ) {
+    const restrictions = options.restrictedApis;
+    this.restrictions = restrictions && Object.keys(restrictions).length > 0 ? restrictions : undefined;
     this.app = this.createApp();
     this.routes();
   }
@@ -276,7 +283,7 @@ export class HttpFrontend {
   }
 
   private checkRestriction(req: uWS.HttpRequest): void {
-    const restrictions = this.options.restrictedApis;
+    const { restrictions } = this;
     if (!restrictions) return;
     const category = httpRestrictedCategory(req.getUrl());
     if (!category) return;
