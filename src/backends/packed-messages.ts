@@ -39,10 +39,16 @@ function indexOf(tensors: readonly TensorSignature[], name: string): number {
 }
 
 /** Header fields of the tensors, or -1 if one of them cannot be packed; data bytes in `size.bytes`. */
+/** The fields of an ExecutionBatch that a packed execute command carries. */
+const PACKED_BATCH_FIELDS: ReadonlySet<string> = new Set(['inputs', 'outputNames', 'requests', 'cancelled']);
+
 function tensorFields(tensors: readonly Tensor[], size: { bytes: number }): number {
   let fields = 0;
   for (const { data, shape } of tensors) {
     if (isPackedBytes(data)) return -1;
+    // A tensor whose data does not hold its shape's elements stands for memory elsewhere
+    // (a device tensor's placeholder, core/device-tensor.ts): only the object form keeps it.
+    if (data.length !== shape.reduce((n, d) => n * d, 1)) return -1;
     fields += 5 + shape.length;
     size.bytes += align8(data.byteLength);
   }
@@ -90,6 +96,8 @@ function transferOf(buffer: ArrayBuffer): ArrayBuffer[] {
 /** The packed execute command with its transfer list, or undefined when the batch needs the object form. */
 export function packExecute(id: number, batch: ExecutionBatch, signature: ModelSignature): { message: PackedExecute; transfer: ArrayBuffer[] } | undefined {
   if (batch.requests.length > 0) return undefined;
+  // A backend's own fields on the batch (the cuda backend's device outputs) travel only in the object form.
+  for (const key of Object.keys(batch)) if (!PACKED_BATCH_FIELDS.has(key)) return undefined;
   const size = { bytes: 0 };
   const inputFields = tensorFields(batch.inputs, size);
   if (inputFields < 0 || size.bytes > PACK_MAX_BYTES) return undefined;

@@ -25,6 +25,14 @@ function offsetView(values: number[]): Float32Array {
 }
 
 describe('packed execute command', () => {
+  it('leaves to the object form a batch with fields of its own and a tensor whose data does not hold its shape (a device placeholder)', () => {
+    const plain: ExecutionBatch = { inputs: [{ name: 'A', datatype: 'FP32', shape: [1, 4], data: new Float32Array(4) }], outputNames: ['X'], requests: [] };
+    expect(packExecute(1, plain, signature)).toBeDefined();
+    expect(packExecute(2, { ...plain, deviceOutputs: [] } as ExecutionBatch, signature)).toBeUndefined();
+    const placeholder: ExecutionBatch = { inputs: [{ name: 'A', datatype: 'FP32', shape: [2, 4], data: new Float32Array(0) }], outputNames: ['X'], requests: [] };
+    expect(packExecute(3, placeholder, signature)).toBeUndefined();
+  });
+
   it('carries every fixed-size datatype, shape, output name and the cancellation flags', () => {
     const flags = new Int32Array(new SharedArrayBuffer(16)).subarray(1, 3);
     const batch: ExecutionBatch = {
