@@ -40,24 +40,21 @@ export class WireReader {
 
   /** A signed 64-bit varint as the nearest number (exact within ±2^53). */
   int64(): number {
-    let lo = 0;
-    let hi = 0;
-    for (let k = 0; k < 10; k++) {
-      if (this.pos >= this.end) throw new WireError(`truncated varint at offset ${this.pos}`);
-      const byte = this.buf[this.pos++];
-      const bits = byte & 0x7f;
-      if (k < 4) lo |= bits << (7 * k);
-      else if (k === 4) {
-        lo |= (bits & 0x0f) << 28;
-        hi |= bits >> 4;
-      } else hi |= bits << (7 * k - 32);
-      if (byte < 0x80) return hi * 0x100000000 + (lo >>> 0);
-    }
-    throw new WireError(`varint longer than 10 bytes at offset ${this.pos}`);
+    this.readVarint64();
+    return (this.high | 0) * 0x100000000 + this.low;
   }
 
   /** A 64-bit varint as its low and high 32 bits (unsigned). */
   varint64Bits(): [number, number] {
+    this.readVarint64();
+    return [this.low, this.high];
+  }
+
+  /** The last 64-bit varint read, as unsigned 32-bit halves (fields, so that reading one allocates nothing). */
+  private low = 0;
+  private high = 0;
+
+  private readVarint64(): void {
     let lo = 0;
     let hi = 0;
     for (let k = 0; k < 10; k++) {
@@ -69,7 +66,11 @@ export class WireReader {
         lo |= (bits & 0x0f) << 28;
         hi |= bits >> 4;
       } else hi |= bits << (7 * k - 32);
-      if (byte < 0x80) return [lo >>> 0, hi >>> 0];
+      if (byte < 0x80) {
+        this.low = lo >>> 0;
+        this.high = hi >>> 0;
+        return;
+      }
     }
     throw new WireError(`varint longer than 10 bytes at offset ${this.pos}`);
   }

@@ -29,6 +29,14 @@ const EVENT_STREAM = 'text/event-stream; charset=utf-8';
 
 const errorJson = (error: InferenceError) => JSON.stringify({ error: error.message });
 
+/** The serving version's config and the decoded request, cancelled with the client's connection. */
+function decodeFor(ex: GenerateExchange, dataPlane: DataPlane, model: string, version: string | undefined, body: Record<string, unknown>, rawBody: Uint8Array) {
+  const config = dataPlane.servingConfig(model, version);
+  const request = decodeGenerateRequest(body, model, version, config, repeatedJsonKeys(rawBody));
+  request.cancellation = ex.clientCancellation;
+  return { config, request };
+}
+
 export async function serveGenerate(
   ex: GenerateExchange,
   dataPlane: DataPlane,
@@ -37,9 +45,7 @@ export async function serveGenerate(
   body: Record<string, unknown>,
   rawBody: Uint8Array,
 ): Promise<void> {
-  const config = dataPlane.servingConfig(model, version);
-  const request = decodeGenerateRequest(body, model, version, config, repeatedJsonKeys(rawBody));
-  request.cancellation = ex.clientCancellation;
+  const { config, request } = decodeFor(ex, dataPlane, model, version, body, rawBody);
   if (config.model_transaction_policy?.decoupled !== true) {
     ex.send(200, encodeGenerateResponse(await dataPlane.infer(request)));
     return;
@@ -64,9 +70,7 @@ export async function serveGenerateStream(
   body: Record<string, unknown>,
   rawBody: Uint8Array,
 ): Promise<void> {
-  const config = dataPlane.servingConfig(model, version);
-  const request = decodeGenerateRequest(body, model, version, config, repeatedJsonKeys(rawBody));
-  request.cancellation = ex.clientCancellation;
+  const { config, request } = decodeFor(ex, dataPlane, model, version, body, rawBody);
   let started = false;
   const event = (status: number, json: string) => {
     if (!started) ex.beginStream(status, EVENT_STREAM);
