@@ -15,35 +15,34 @@
  * the main thread and the clients need.
  */
 import { performance } from 'node:perf_hooks';
-import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { DoorbellWatch } from './doorbell-watch.js';
 
-/** How much more than the recent gap the worker waits, so that a little jitter still lands in the window. */
-const WINDOW_OVER_GAP = 1.5;
-/** Weight of the newest gap in the running estimate. */
-const GAP_WEIGHT = 0.25;
 /** After a command that found the worker busy, this many must find it idle before it spins again. */
 const SEQUENTIAL_COMMANDS = 8;
 
 export class IdleSpin {
   private idleSinceMs: number | undefined;
-  /** Running estimate of the gap between going idle and the next command, in ms. */
-  private gapMs: number | undefined;
-  private readonly maxSpinMs: number;
+  /** Watches the doorbell; its estimate is of the gap between going idle and the next command. */
+  private readonly watch: DoorbellWatch;
   /** Commands in a row that found the worker idle (saturating). */
   private idleArrivals = SEQUENTIAL_COMMANDS;
   /** Whether the worker has no command to run (as it has none when the hand-off begins). */
   private waiting = true;
-  /** Commands taken off the port by spinning, for tests and diagnostics. */
-  caught = 0;
 
   constructor(
-    private readonly port: MessagePort,
-    private readonly doorbell: Int32Array,
+    port: MessagePort,
+    doorbell: Int32Array,
     maxSpinMicros: number,
     /** Handles commands taken off the port (as the port's 'message' listener would). */
-    private readonly handle: (message: unknown) => void,
+    handle: (message: unknown) => void,
   ) {
-    this.maxSpinMs = Math.max(0, maxSpinMicros) / 1000;
+    this.watch = new DoorbellWatch(port, doorbell, Math.max(0, maxSpinMicros) / 1000, handle);
+  }
+
+  /** Commands taken off the port by spinning, for tests and diagnostics. */
+  get caught(): number {
+    return this.watch.caught;
   }
 
   /**
@@ -59,9 +58,7 @@ export class IdleSpin {
     this.waiting = false;
     if (this.idleArrivals < SEQUENTIAL_COMMANDS) this.idleArrivals++;
     if (this.idleSinceMs === undefined) return;
-    // A long pause counts as twice the limit, so that the estimate forgets it within a few commands.
-    const gap = Math.min(performance.now() - this.idleSinceMs, 2 * this.maxSpinMs);
-    this.gapMs = this.gapMs === undefined ? gap : (1 - GAP_WEIGHT) * this.gapMs + GAP_WEIGHT * gap;
+    this.watch.observe(performance.now() - this.idleSinceMs);
     this.idleSinceMs = undefined;
   }
 
@@ -73,16 +70,7 @@ export class IdleSpin {
     const start = performance.now();
     this.idleSinceMs = start;
     this.waiting = true;
-    const window = this.windowMs();
-    if (window <= 0) return;
-    const seen = Atomics.load(this.doorbell, 0);
-    // Something may have come while the last execution ran; the doorbell already counts it.
-    if (this.drain()) return;
-    const deadline = start + window;
-    while (Atomics.load(this.doorbell, 0) === seen) {
-      if (performance.now() >= deadline) return;
-    }
-    this.drain();
+    this.watch.watch(start, this.windowMs());
   }
 
   /** How long the next idle() may spin, in µs. */
@@ -91,20 +79,6 @@ export class IdleSpin {
   }
 
   private windowMs(): number {
-    if (this.maxSpinMs === 0 || this.idleArrivals < SEQUENTIAL_COMMANDS) return 0;
-    if (this.gapMs === undefined) return this.maxSpinMs;
-    if (this.gapMs > this.maxSpinMs) return 0;
-    return Math.min(this.maxSpinMs, this.gapMs * WINDOW_OVER_GAP);
-  }
-
-  /** Handles every message waiting on the port; whether there was any. */
-  private drain(): boolean {
-    let any = false;
-    for (let received = receiveMessageOnPort(this.port); received; received = receiveMessageOnPort(this.port)) {
-      any = true;
-      this.caught++;
-      this.handle(received.message);
-    }
-    return any;
+    return this.idleArrivals < SEQUENTIAL_COMMANDS ? 0 : this.watch.windowMs();
   }
 }

@@ -38,10 +38,10 @@ function indexOf(tensors: readonly TensorSignature[], name: string): number {
   return -1;
 }
 
-/** Header fields of the tensors, or -1 if one of them cannot be packed; data bytes in `size.bytes`. */
 /** The fields of an ExecutionBatch that a packed execute command carries. */
 const PACKED_BATCH_FIELDS: ReadonlySet<string> = new Set(['inputs', 'outputNames', 'requests', 'cancelled']);
 
+/** Header fields of the tensors, or -1 if one of them cannot be packed; data bytes in `size.bytes`. */
 function tensorFields(tensors: readonly Tensor[], size: { bytes: number }): number {
   let fields = 0;
   for (const { data, shape } of tensors) {

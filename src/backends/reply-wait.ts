@@ -15,12 +15,9 @@
  * never waits: the main thread waits only right after handing over an execution.
  */
 import { performance } from 'node:perf_hooks';
-import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { DoorbellWatch } from './doorbell-watch.js';
 
-/** How much more than the recent round trip the main thread waits, so that a little jitter still lands in the window. */
-const WINDOW_OVER_ROUND_TRIP = 1.5;
-/** Weight of the newest round trip in the running estimate. */
-const ROUND_TRIP_WEIGHT = 0.25;
 /** After an execution that overlapped another, this many must run alone before the main thread waits again. */
 const SEQUENTIAL_EXECUTIONS = 8;
 
@@ -67,24 +64,26 @@ export function executionsEnded(count = 1): void {
 }
 
 export class ReplyWait {
-  private readonly maxWaitMs: number;
-  /** Running estimate of the round trip of an execution that ran alone, in ms. */
-  private roundTripMs: number | undefined;
+  /** Watches the reply doorbell; its estimate is of the round trip of an execution that ran alone. */
+  private readonly watch: DoorbellWatch;
   /** Executions in a row that ran alone (saturating). */
   private aloneInARow = 0;
   /** Where the execution that runs alone now was handed over (performance.now()), and its id. */
   private timed: { id: number; sinceMs: number } | undefined;
-  /** Replies taken off the port by waiting, for tests and diagnostics. */
-  caught = 0;
 
   constructor(
-    private readonly port: MessagePort,
-    private readonly doorbell: Int32Array,
+    port: MessagePort,
+    doorbell: Int32Array,
     maxWaitMicros: number,
     /** Handles a message taken off the port (as the port's 'message' listener would). */
-    private readonly handle: (message: unknown) => void,
+    handle: (message: unknown) => void,
   ) {
-    this.maxWaitMs = Math.max(0, maxWaitMicros) / 1000;
+    this.watch = new DoorbellWatch(port, doorbell, Math.max(0, maxWaitMicros) / 1000, handle);
+  }
+
+  /** Replies taken off the port by waiting, for tests and diagnostics. */
+  get caught(): number {
+    return this.watch.caught;
   }
 
   /**
@@ -92,7 +91,7 @@ export class ReplyWait {
    * counted. Waits for its reply if that is worth it (see above).
    */
   handedOver(id: number): void {
-    if (this.maxWaitMs === 0) return;
+    if (this.watch.maxMs === 0) return;
     if (executionsInFlight > 1 || requestsInFlight > 1) {
       this.aloneInARow = 0;
       this.timed = undefined;
@@ -104,35 +103,13 @@ export class ReplyWait {
       this.aloneInARow++;
       return;
     }
-    const window = this.roundTripMs === undefined ? this.maxWaitMs : this.roundTripMs > this.maxWaitMs ? 0 : Math.min(this.maxWaitMs, this.roundTripMs * WINDOW_OVER_ROUND_TRIP);
-    if (window <= 0) return;
-    const seen = Atomics.load(this.doorbell, 0);
-    // The reply may have come already; the doorbell then counts it.
-    if (this.drain()) return;
-    const deadline = start + window;
-    while (Atomics.load(this.doorbell, 0) === seen) {
-      if (performance.now() >= deadline) return;
-    }
-    this.drain();
-  }
-
-  /** Handles every message waiting on the port; whether there was any. */
-  private drain(): boolean {
-    let any = false;
-    for (let received = receiveMessageOnPort(this.port); received; received = receiveMessageOnPort(this.port)) {
-      any = true;
-      this.caught++;
-      this.handle(received.message);
-    }
-    return any;
+    this.watch.watch(start, this.watch.windowMs());
   }
 
   /** Execution `id` was answered (whichever way its reply came). */
   answered(id: number): void {
     if (this.timed?.id !== id) return;
-    // A long round trip counts as twice the limit, so that the estimate forgets it within a few executions.
-    const roundTrip = Math.min(performance.now() - this.timed.sinceMs, 2 * this.maxWaitMs);
+    this.watch.observe(performance.now() - this.timed.sinceMs);
     this.timed = undefined;
-    this.roundTripMs = this.roundTripMs === undefined ? roundTrip : (1 - ROUND_TRIP_WEIGHT) * this.roundTripMs + ROUND_TRIP_WEIGHT * roundTrip;
   }
 }

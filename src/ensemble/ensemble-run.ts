@@ -5,21 +5,12 @@
  * answers the request, names the step, and withdraws the steps still queued for it.
  */
 import { performance } from 'node:perf_hooks';
-import {
-  Cancellation,
-  copyTensorData,
-  InferenceError,
-  toInferenceError,
-  type InferenceRequest,
-  type InferenceResponse,
-  type RequestTrace,
-  type ScheduledTimes,
-  type Tensor,
-} from '../core/index.js';
-import type { ComputeDurations, FailureReason, ModelStatistics } from '../metrics/index.js';
+import { Cancellation, copyTensorData, InferenceError, type InferenceResponse, type RequestTrace, type ScheduledTimes } from '../core/index.js';
+import type { ComputeDurations, ModelStatistics } from '../metrics/index.js';
 import type { PreparedRequest } from '../scheduler/index.js';
 import type { EnsemblePlan, PlannedStep } from './ensemble-plan.js';
 import type { EnsembleRoute } from './ensemble-route.js';
+import { failureReason, stepError, stepRequest, takeStepAnswer, type StepProgress } from './ensemble-step.js';
 import type { ModelResolver } from './model-resolver.js';
 
 export interface RunContext {
@@ -32,21 +23,8 @@ export interface RunContext {
 
 const MS_TO_NS = 1e6;
 
-function failureReason(error: InferenceError): FailureReason {
-  if (error.code === 'CANCELLED') return 'CANCELED';
-  if (error.code === 'INTERNAL') return 'BACKEND';
-  return 'OTHER';
-}
-
-/** A copy that owns its own buffer. */
-function copyOf(tensor: Tensor): Tensor['data'] {
-  return copyTensorData(tensor.data);
-}
-
 export class EnsembleRun {
-  private readonly tensors = new Map<string, Tensor>();
-  private readonly waiting: number[];
-  private outputsLeft: number;
+  private readonly progress: StepProgress;
   private settled = false;
   /** Given to every step request: cancelled when the client goes away or a step fails. */
   private readonly steps = new Cancellation();
@@ -65,76 +43,43 @@ export class EnsembleRun {
     private readonly resolveAnswer: (response: InferenceResponse) => void,
     private readonly rejectAnswer: (error: InferenceError) => void,
   ) {
-    this.waiting = [...route.waitsFor];
-    this.outputsLeft = prepared.outputNames.length;
+    this.progress = { tensors: new Map(), waiting: [...route.waitsFor], outputsLeft: prepared.outputNames.length };
   }
 
   start(): void {
-    for (const input of this.prepared.inputs) this.tensors.set(input.name, input);
+    for (const input of this.prepared.inputs) this.progress.tensors.set(input.name, input);
     this.prepared.request.cancellation?.subscribe(this.onClientCancel);
     for (const step of this.route.steps) {
       if (this.settled) return;
-      if (this.waiting[step.index] === 0) this.launch(step);
+      if (this.progress.waiting[step.index] === 0) this.launch(step);
     }
   }
 
   private launch(step: PlannedStep): void {
     if (this.settled) return;
-    const { request } = this.prepared;
-    const inputs: Tensor[] = [];
-    for (const { modelTensor, ensembleTensor } of step.inputs) {
-      const tensor = this.tensors.get(ensembleTensor);
-      // An optional ensemble input the client left out is left out of the step too.
-      if (!tensor) continue;
-      const data = this.route.uses.get(ensembleTensor)! > 1 ? copyOf(tensor) : tensor.data;
-      inputs.push({ name: modelTensor, datatype: tensor.datatype, shape: tensor.shape, data });
-    }
-    const stepRequest: InferenceRequest = {
-      model: step.modelName,
-      inputs,
-      outputs: this.route.requestedOutputs[step.index],
-      cancellation: this.steps,
-      trace: this.stepTimes,
-    };
-    if (step.version !== undefined) stepRequest.version = step.version;
-    if (request.id !== undefined) stepRequest.id = request.id;
-    if (request.parameters) stepRequest.parameters = request.parameters;
+    // A tensor handed on more than once goes to each step as a copy (see EnsembleRoute.uses).
+    const request = stepRequest(step, this.route, this.progress.tensors, this.prepared.request, this.steps, (tensor, name) =>
+      this.route.uses.get(name)! > 1 ? copyTensorData(tensor.data) : tensor.data,
+    );
+    request.trace = this.stepTimes;
     let answer: Promise<InferenceResponse>;
     try {
-      answer = this.context.resolve(step.modelName, step.version).scheduler.enqueue(stepRequest);
+      answer = this.context.resolve(step.modelName, step.version).scheduler.enqueue(request);
     } catch (err) {
-      return this.stepFailed(step, err);
+      return this.fail(stepError(this.context.modelName, step, err));
     }
     answer.then(
       (response) => this.stepDone(step, response),
-      (err: unknown) => this.stepFailed(step, err),
+      (err: unknown) => this.fail(stepError(this.context.modelName, step, err)),
     );
   }
 
   private stepDone(step: PlannedStep, response: InferenceResponse): void {
     if (this.settled) return;
-    const produced: string[] = [];
-    for (const { name } of this.route.requestedOutputs[step.index]) {
-      const output = response.outputs.find((o) => o.name === name);
-      // Without it the steps after this one would wait forever.
-      if (!output) return this.stepFailed(step, new InferenceError('INTERNAL', `model '${step.modelName}' answered without output '${name}'`));
-      const ensembleTensor = step.outputs.find((b) => b.modelTensor === name)!.ensembleTensor;
-      this.tensors.set(ensembleTensor, { ...output, name: ensembleTensor });
-      produced.push(ensembleTensor);
-    }
-    for (const tensor of produced) {
-      if (this.prepared.outputNames.includes(tensor)) this.outputsLeft--;
-      for (const reader of this.context.plan.consumers.get(tensor) ?? []) {
-        if (this.route.requestedOutputs[reader.index].length === 0) continue;
-        if (--this.waiting[reader.index] === 0) this.launch(reader);
-      }
-    }
-    if (this.outputsLeft === 0) this.succeed();
-  }
-
-  private stepFailed(step: PlannedStep, err: unknown): void {
-    const cause = toInferenceError(err);
-    this.fail(new InferenceError(cause.code, `ensemble '${this.context.modelName}' ${step.label}: ${cause.message}`));
+    const ready = takeStepAnswer(step, response, this.progress, this.context.plan, this.route, this.prepared.outputNames);
+    if (ready instanceof InferenceError) return this.fail(stepError(this.context.modelName, step, ready));
+    for (const reader of ready) this.launch(reader);
+    if (this.progress.outputsLeft === 0 && !this.settled) this.succeed();
   }
 
   private addStepTimes(times: ScheduledTimes): void {
@@ -151,7 +96,7 @@ export class EnsembleRun {
     const response: InferenceResponse = {
       model: this.context.modelName,
       version: this.context.version,
-      outputs: outputNames.map((name) => this.tensors.get(name)!),
+      outputs: outputNames.map((name) => this.progress.tensors.get(name)!),
     };
     if (request.id !== undefined) response.id = request.id;
     const endMs = this.settle();

@@ -6,30 +6,17 @@
  * first failure ends it with that error, naming the step, and withdraws the steps queued.
  */
 import { performance } from 'node:perf_hooks';
-import {
-  Cancellation,
-  copyTensorData,
-  InferenceError,
-  toInferenceError,
-  type InferenceRequest,
-  type InferenceResponse,
-  type StreamedResponse,
-  type Tensor,
-} from '../core/index.js';
+import { Cancellation, copyTensorData, InferenceError, type InferenceResponse, type StreamedResponse } from '../core/index.js';
 import type { PreparedRequest } from '../scheduler/index.js';
 import type { PlannedStep } from './ensemble-plan.js';
 import type { EnsembleRoute } from './ensemble-route.js';
 import type { RunContext } from './ensemble-run.js';
+import { failureReason, stepError, stepRequest, takeStepAnswer, type StepProgress } from './ensemble-step.js';
 
 const MS_TO_NS = 1e6;
 
 /** The tensors one branch has, and what it still waits for. */
-interface Branch {
-  readonly tensors: Map<string, Tensor>;
-  /** By step index: distinct tensors the step still waits for in this branch. */
-  readonly waiting: number[];
-  outputsLeft: number;
-}
+type Branch = StepProgress;
 
 const fork = (branch: Branch): Branch => ({ tensors: new Map(branch.tensors), waiting: [...branch.waiting], outputsLeft: branch.outputsLeft });
 
@@ -64,25 +51,15 @@ export class EnsembleStreamRun {
 
   private launch(step: PlannedStep, branch: Branch): void {
     if (this.settled) return;
-    const inputs: Tensor[] = [];
-    for (const { modelTensor, ensembleTensor } of step.inputs) {
-      const tensor = branch.tensors.get(ensembleTensor);
-      if (!tensor) continue;
-      // Branches share their tensors, and a step may hand its inputs' buffers to a worker thread.
-      inputs.push({ name: modelTensor, datatype: tensor.datatype, shape: tensor.shape, data: copyTensorData(tensor.data) });
-    }
-    const { request } = this.prepared;
-    const stepRequest: InferenceRequest = { model: step.modelName, inputs, outputs: this.route.requestedOutputs[step.index], cancellation: this.steps };
-    if (step.version !== undefined) stepRequest.version = step.version;
-    if (request.id !== undefined) stepRequest.id = request.id;
-    if (request.parameters) stepRequest.parameters = request.parameters;
+    // Branches share their tensors, and a step may hand its inputs' buffers to a worker thread.
+    const request = stepRequest(step, this.route, branch.tensors, this.prepared.request, this.steps, (tensor) => copyTensorData(tensor.data));
     this.active++;
     let answer: Promise<InferenceResponse>;
     try {
       const model = this.context.resolve(step.modelName, step.version);
       const decoupled = model.config.model_transaction_policy?.decoupled === true;
-      if (decoupled) stepRequest.onResponse = (part) => this.stepPart(step, branch, part);
-      answer = model.scheduler.enqueue(stepRequest);
+      if (decoupled) request.onResponse = (part) => this.stepPart(step, branch, part);
+      answer = model.scheduler.enqueue(request);
       answer.then(
         (response) => {
           if (!decoupled) this.produce(step, response, branch);
@@ -104,21 +81,9 @@ export class EnsembleStreamRun {
 
   private produce(step: PlannedStep, response: InferenceResponse, branch: Branch): void {
     if (this.settled) return;
-    const produced: string[] = [];
-    for (const { name } of this.route.requestedOutputs[step.index]) {
-      const output = response.outputs.find((o) => o.name === name);
-      if (!output) return this.stepFailed(step, new InferenceError('INTERNAL', `model '${step.modelName}' answered without output '${name}'`));
-      const ensembleTensor = step.outputs.find((b) => b.modelTensor === name)!.ensembleTensor;
-      branch.tensors.set(ensembleTensor, { ...output, name: ensembleTensor });
-      produced.push(ensembleTensor);
-    }
-    for (const tensor of produced) {
-      if (this.prepared.outputNames.includes(tensor)) branch.outputsLeft--;
-      for (const reader of this.context.plan.consumers.get(tensor) ?? []) {
-        if (this.route.requestedOutputs[reader.index].length === 0) continue;
-        if (--branch.waiting[reader.index] === 0) this.launch(reader, branch);
-      }
-    }
+    const ready = takeStepAnswer(step, response, branch, this.context.plan, this.route, this.prepared.outputNames);
+    if (ready instanceof InferenceError) return this.stepFailed(step, ready);
+    for (const reader of ready) this.launch(reader, branch);
     if (branch.outputsLeft === 0 && !this.settled) this.respond(branch);
   }
 
@@ -149,15 +114,14 @@ export class EnsembleStreamRun {
   }
 
   private stepFailed(step: PlannedStep, err: unknown): void {
-    const cause = toInferenceError(err);
-    this.fail(new InferenceError(cause.code, `ensemble '${this.context.modelName}' ${step.label}: ${cause.message}`));
+    this.fail(stepError(this.context.modelName, step, err));
   }
 
   private fail(error: InferenceError): void {
     if (this.settled) return;
     const endMs = this.settle();
     this.steps.cancel();
-    this.context.statistics.recordFailure(error.code === 'CANCELLED' ? 'CANCELED' : error.code === 'INTERNAL' ? 'BACKEND' : 'OTHER', (endMs - this.arrivalMs) * MS_TO_NS);
+    this.context.statistics.recordFailure(failureReason(error), (endMs - this.arrivalMs) * MS_TO_NS);
     this.rejectAnswer(error);
   }
 
