@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { CommandSlotReader } from './command-slot.js';
 
 /** How much more than the recent interval a watch lasts, so that a little jitter still lands in the window. */
 const WINDOW_OVER_ESTIMATE = 1.5;
@@ -25,6 +26,8 @@ export class DoorbellWatch {
     readonly maxMs: number,
     /** Handles a message taken off the port (as the port's 'message' listener would). */
     private readonly handle: (message: unknown) => void,
+    /** A command slot the other side may fill instead of posting, watched with the doorbell (see command-slot.ts). */
+    private readonly slot?: CommandSlotReader,
   ) {}
 
   /** Counts one more observed interval of `ms` (a long one counts as twice the limit, so that the estimate forgets it within a few). */
@@ -50,11 +53,19 @@ export class DoorbellWatch {
     if (windowMs <= 0) return;
     const seen = Atomics.load(this.doorbell, 0);
     if (this.drain()) return;
+    const { slot } = this;
+    slot?.open();
     const deadline = startMs + windowMs;
-    while (Atomics.load(this.doorbell, 0) === seen) {
-      if (performance.now() >= deadline) return;
+    while (Atomics.load(this.doorbell, 0) === seen && !slot?.full) {
+      if (performance.now() >= deadline) break;
     }
+    // What was posted went before what fills the slot (the slot is filled only when nothing else is on its way).
     this.drain();
+    const command = slot?.close();
+    if (command) {
+      this.caught++;
+      this.handle([[command]]);
+    }
   }
 
   /** Handles every message waiting on the port; whether there was any. */

@@ -16,6 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
+import type { CommandSlotReader } from './command-slot.js';
 import { DoorbellWatch } from './doorbell-watch.js';
 
 /** After a command that found the worker busy, this many must find it idle before it spins again. */
@@ -36,8 +37,10 @@ export class IdleSpin {
     maxSpinMicros: number,
     /** Handles commands taken off the port (as the port's 'message' listener would). */
     handle: (message: unknown) => void,
+    /** Where the main thread may put the next command instead of posting it (see command-slot.ts). */
+    slot?: CommandSlotReader,
   ) {
-    this.watch = new DoorbellWatch(port, doorbell, Math.max(0, maxSpinMicros) / 1000, handle);
+    this.watch = new DoorbellWatch(port, doorbell, Math.max(0, maxSpinMicros) / 1000, handle, slot);
   }
 
   /** Commands taken off the port by spinning, for tests and diagnostics. */

@@ -47,6 +47,11 @@ export class Outbox<T> {
     }
   }
 
+  /** Whether nothing waits to be sent. */
+  get isEmpty(): boolean {
+    return this.entries.length === 0;
+  }
+
   /** Sends what is waiting now (also called by the timer set by post()). */
   readonly flush = (): void => {
     this.scheduled = false;

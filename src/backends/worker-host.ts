@@ -4,6 +4,7 @@
  * load, execute and close.
  */
 import { parentPort } from 'node:worker_threads';
+import { CommandSlotReader } from './command-slot.js';
 import { IdleSpin } from './idle-spin.js';
 import { allCancelled, EXECUTION_CANCELLED_MESSAGE, type ExecutionBatch, type ExecutionResult, type ModelSignature } from './backend.js';
 import { Outbox } from './outbox.js';
@@ -69,7 +70,9 @@ export async function hostInstance(load: () => Promise<HostedInstance>): Promise
       else if (command.type === 'handoff') {
         const { replyDoorbell } = command;
         replies.redirect(command.replyPort, () => Atomics.add(replyDoorbell, 0, 1));
-        if (instance.spinWhenIdle) spin = new IdleSpin(port, command.doorbell, command.spinMicros, (message) => onCommands(message as WorkerCommand[]));
+        if (instance.spinWhenIdle) {
+          spin = new IdleSpin(port, command.doorbell, command.spinMicros, (message) => onCommands(message as WorkerCommand[]), new CommandSlotReader(command.commandSlot));
+        }
       } else if (command.type === 'execute' && instance.overlappingExecutes) {
         outstanding++;
         const running = execute(command).finally(() => {

@@ -2,6 +2,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } f
 import { isPackedBytes, toInferenceError, type InferenceRequest, type InferenceResponse, type Tensor } from '../core/index.js';
 import { ExecutionNotStartedError, type ExecutionBatch, type ExecutionResult, type ModelInstance, type ModelSignature, type ResponseSink } from './backend.js';
 import { startWorker } from '../core/index.js';
+import { commandSlotMemory, CommandSlotWriter } from './command-slot.js';
 import { Outbox } from './outbox.js';
 import { packExecute, unpackResult } from './packed-messages.js';
 import { executionsEnded, executionStarted, ReplyWait, replyWaitMicros } from './reply-wait.js';
@@ -97,6 +98,7 @@ export class WorkerInstance implements ModelInstance {
   private readonly outbox: Outbox<WorkerCommand>;
   private readonly replyPort: MessagePort;
   private readonly replyWait: ReplyWait;
+  private readonly commandSlot: CommandSlotWriter;
 
   private constructor(
     readonly name: string,
@@ -115,7 +117,9 @@ export class WorkerInstance implements ModelInstance {
       for (const reply of replies as WorkerReply[]) this.onReply(reply);
     };
     this.replyWait = new ReplyWait(port1, replyDoorbell, options.replyWaitMicros ?? replyWaitMicros(), onReplies);
-    this.outbox.post({ type: 'handoff', doorbell, spinMicros: options.idleSpinMicros ?? idleSpinMicros(), replyPort: port2, replyDoorbell }, [port2]);
+    const commandSlot = commandSlotMemory();
+    this.commandSlot = new CommandSlotWriter(commandSlot);
+    this.outbox.post({ type: 'handoff', doorbell, spinMicros: options.idleSpinMicros ?? idleSpinMicros(), replyPort: port2, replyDoorbell, commandSlot }, [port2]);
     port1.on('message', onReplies);
     // The worker keeps the process alive while it runs; its reply channel need not.
     port1.unref();
@@ -171,11 +175,17 @@ export class WorkerInstance implements ModelInstance {
       this.pending.set(id, { resolve, reject, inputsKept });
       executionStarted();
       this.watchOldest();
-      this.outbox.post(command, transfer, (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
       // An idle instance's worker may be spinning for this very command (idle-spin.ts):
-      // it goes now rather than at the end of the event-loop turn, and its reply may be
-      // worth waiting for (reply-wait.ts). Commands for a busy instance still wait for
-      // the end of the turn, to travel together.
+      // it goes now rather than at the end of the event-loop turn, through the command
+      // slot if the worker watches it (command-slot.ts; the execution starts at once, so
+      // its cancellation flags are not needed), and its reply may be worth waiting for
+      // (reply-wait.ts). Commands for a busy instance still wait for the end of the
+      // turn, to travel together.
+      if (idle && packed && this.outbox.isEmpty && this.commandSlot.offer(packed.message[0])) {
+        this.replyWait.handedOver(id);
+        return;
+      }
+      this.outbox.post(command, transfer, (err) => this.settle(id, { type: 'error', id, message: `cannot pass the batch to instance ${this.name}: ${err.message}` }));
       if (idle) {
         this.outbox.flush();
         if (this.pending.has(id)) this.replyWait.handedOver(id);

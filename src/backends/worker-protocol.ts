@@ -2,6 +2,7 @@
  * Messages between a WorkerInstance (main thread) and the worker thread that hosts one
  * model instance, whatever the backend. Tensor buffers travel in transfer lists.
  */
+import type { CommandSlotMemory } from './command-slot.js';
 import { isPackedBytes, ownedByteElements, type ErrorCode, type Parameters, type Tensor } from '../core/index.js';
 import type { ExecutionBatch, ExecutionResult, ModelSignature, RequestOutcome } from './backend.js';
 import type { PackedExecute, PackedResult } from './packed-messages.js';
@@ -42,6 +43,8 @@ export type WorkerCommand =
        */
       replyPort: MessagePort;
       replyDoorbell: Int32Array;
+      /** Where the main thread may put an execute command while the worker spins, instead of posting it (see command-slot.ts). */
+      commandSlot: CommandSlotMemory;
     }
   | { type: 'close' }
   /** The answer to a 'call' of the worker's; it is delivered at once, even while an execution runs (which may be awaiting it). */
