@@ -228,102 +228,16 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
   }
 
  private:
-  class RunWorker : public Napi::AsyncWorker {
+  /**
+   * One batch on the executor's thread: `Execute` fills the host outputs (`results_`, sized
+   * by the subclass: empty for an output not wanted on the host), and the promise resolves
+   * with them as Float32Arrays. The model is busy until it settles.
+   */
+  class BatchWorker : public Napi::AsyncWorker {
    public:
-    RunWorker(Napi::Env env, DenseModel* model, size_t rows, std::vector<Napi::Reference<Napi::Float32Array>> inputs)
-        : Napi::AsyncWorker(env), model_(model), rows_(rows), inputRefs_(std::move(inputs)), deferred_(Napi::Promise::Deferred::New(env)) {
-      for (auto& ref : inputRefs_) inputs_.push_back(ref.Value().Data());
-      for (uint32_t width : model->outputWidths_) outputs_.emplace_back(rows * width);
-    }
+    BatchWorker(Napi::Env env, DenseModel* model, size_t rows, std::vector<Napi::Reference<Napi::Float32Array>> hostInputs)
+        : Napi::AsyncWorker(env), model_(model), rows_(rows), hostInputs_(std::move(hostInputs)), deferred_(Napi::Promise::Deferred::New(env)) {}
     Napi::Promise Promise() { return deferred_.Promise(); }
-    void Execute() override {
-      std::vector<float*> outputs;
-      for (auto& o : outputs_) outputs.push_back(o.data());
-      std::string error;
-      if (!model_->executor_->run(rows_, inputs_, outputs, error)) SetError(error);
-    }
-    void OnOK() override {
-      Napi::Env env = Env();
-      model_->busy_ = false;
-      Napi::Array result = Napi::Array::New(env, outputs_.size());
-      for (size_t i = 0; i < outputs_.size(); ++i) {
-        Napi::Float32Array array = Napi::Float32Array::New(env, outputs_[i].size());
-        std::copy(outputs_[i].begin(), outputs_[i].end(), array.Data());
-        result.Set(i, array);
-      }
-      deferred_.Resolve(result);
-    }
-    void OnError(const Napi::Error& error) override {
-      model_->busy_ = false;
-      deferred_.Reject(error.Value());
-    }
-
-   private:
-    DenseModel* model_;
-    size_t rows_;
-    std::vector<Napi::Reference<Napi::Float32Array>> inputRefs_;
-    std::vector<const float*> inputs_;
-    std::vector<std::vector<float>> outputs_;
-    Napi::Promise::Deferred deferred_;
-  };
-
-  /** run(rows, inputs: Float32Array[]): Promise<Float32Array[]>, one run at a time. */
-  Napi::Value Run(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto reject = [&](const std::string& message) {
-      auto deferred = Napi::Promise::Deferred::New(env);
-      deferred.Reject(Napi::Error::New(env, message).Value());
-      return deferred.Promise();
-    };
-    if (!executor_) return reject("the model is closed");
-    if (busy_) return reject("the model is already running a batch");
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsArray()) return reject("run(rows, inputs: Float32Array[])");
-    const double rows = info[0].As<Napi::Number>().DoubleValue();
-    if (!(rows >= 0) || rows != static_cast<double>(static_cast<size_t>(rows))) return reject("rows must be a whole number");
-    Napi::Array array = info[1].As<Napi::Array>();
-    if (array.Length() != inputWidths_.size()) return reject("expected " + std::to_string(inputWidths_.size()) + " inputs");
-    std::vector<Napi::Reference<Napi::Float32Array>> inputs;
-    for (uint32_t i = 0; i < array.Length(); ++i) {
-      Napi::Value value = array.Get(i);
-      if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-        return reject("input " + std::to_string(i) + " must be a Float32Array");
-      }
-      Napi::Float32Array input = value.As<Napi::Float32Array>();
-      if (input.ElementLength() != static_cast<size_t>(rows) * inputWidths_[i]) {
-        return reject("input " + std::to_string(i) + ": expected " + std::to_string(static_cast<size_t>(rows) * inputWidths_[i]) + " values, got " +
-                      std::to_string(input.ElementLength()));
-      }
-      inputs.push_back(Napi::Persistent(input));
-    }
-    busy_ = true;
-    auto* worker = new RunWorker(env, this, static_cast<size_t>(rows), std::move(inputs));
-    Napi::Promise promise = worker->Promise();
-    worker->Queue();
-    return promise;
-  }
-
-  /** The direct device path (DenseExecutor::runBatch): host inputs are kept alive by references, spans are device addresses. */
-  class RunDeviceWorker : public Napi::AsyncWorker {
-   public:
-    RunDeviceWorker(Napi::Env env, DenseModel* model, size_t rows, std::vector<Napi::Reference<Napi::Float32Array>> hostRefs, std::vector<BatchInput> inputs,
-                    std::vector<BatchOutput> outputs, std::vector<bool> host)
-        : Napi::AsyncWorker(env),
-          model_(model),
-          rows_(rows),
-          hostRefs_(std::move(hostRefs)),
-          inputs_(std::move(inputs)),
-          outputs_(std::move(outputs)),
-          deferred_(Napi::Promise::Deferred::New(env)) {
-      for (size_t i = 0; i < outputs_.size(); ++i) {
-        results_.emplace_back(host[i] ? rows * model->outputWidths_[i] : 0);
-        if (host[i]) outputs_[i].host = results_[i].data();
-      }
-    }
-    Napi::Promise Promise() { return deferred_.Promise(); }
-    void Execute() override {
-      std::string error;
-      if (!model_->executor_->runBatch(rows_, inputs_, outputs_, error)) SetError(error);
-    }
     void OnOK() override {
       Napi::Env env = Env();
       model_->busy_ = false;
@@ -340,14 +254,108 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
       deferred_.Reject(error.Value());
     }
 
-   private:
+   protected:
     DenseModel* model_;
     size_t rows_;
-    std::vector<Napi::Reference<Napi::Float32Array>> hostRefs_;
-    std::vector<BatchInput> inputs_;
-    std::vector<BatchOutput> outputs_;
+    /** Keeps the host inputs alive while the executor reads them. */
+    std::vector<Napi::Reference<Napi::Float32Array>> hostInputs_;
     std::vector<std::vector<float>> results_;
     Napi::Promise::Deferred deferred_;
+  };
+
+  class RunWorker : public BatchWorker {
+   public:
+    RunWorker(Napi::Env env, DenseModel* model, size_t rows, std::vector<Napi::Reference<Napi::Float32Array>> inputs)
+        : BatchWorker(env, model, rows, std::move(inputs)) {
+      for (auto& ref : hostInputs_) inputs_.push_back(ref.Value().Data());
+      for (uint32_t width : model->outputWidths_) results_.emplace_back(rows * width);
+    }
+    void Execute() override {
+      std::vector<float*> outputs;
+      for (auto& o : results_) outputs.push_back(o.data());
+      std::string error;
+      if (!model_->executor_->run(rows_, inputs_, outputs, error)) SetError(error);
+    }
+
+   private:
+    std::vector<const float*> inputs_;
+  };
+
+  static Napi::Promise rejected(Napi::Env env, const std::string& message) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::Error::New(env, message).Value());
+    return deferred.Promise();
+  }
+
+  /** Why the model cannot take a batch now (empty if it can). */
+  std::string notReady() const {
+    if (!executor_) return "the model is closed";
+    if (busy_) return "the model is already running a batch";
+    return "";
+  }
+
+  /** The row count argument (empty message), or why it is not one. */
+  static std::string readRows(const Napi::Value& value, size_t& rows) {
+    const double number = value.As<Napi::Number>().DoubleValue();
+    if (!(number >= 0) || number != static_cast<double>(static_cast<size_t>(number))) return "rows must be a whole number";
+    rows = static_cast<size_t>(number);
+    return "";
+  }
+
+  /** Input `i` as a host Float32Array of `rows` rows (empty message), or why it is not one. */
+  std::string readHostInput(const Napi::Float32Array& input, uint32_t i, size_t rows) const {
+    if (input.ElementLength() == rows * inputWidths_[i]) return "";
+    return "input " + std::to_string(i) + ": expected " + std::to_string(rows * inputWidths_[i]) + " values, got " + std::to_string(input.ElementLength());
+  }
+
+  static bool isFloat32Array(const Napi::Value& value) { return value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; }
+
+  /** Queues a batch: the model is busy until its promise settles. */
+  Napi::Value start(BatchWorker* worker) {
+    busy_ = true;
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  }
+
+  /** run(rows, inputs: Float32Array[]): Promise<Float32Array[]>, one run at a time. */
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (std::string why = notReady(); !why.empty()) return rejected(env, why);
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsArray()) return rejected(env, "run(rows, inputs: Float32Array[])");
+    size_t rows = 0;
+    if (std::string why = readRows(info[0], rows); !why.empty()) return rejected(env, why);
+    Napi::Array array = info[1].As<Napi::Array>();
+    if (array.Length() != inputWidths_.size()) return rejected(env, "expected " + std::to_string(inputWidths_.size()) + " inputs");
+    std::vector<Napi::Reference<Napi::Float32Array>> inputs;
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      Napi::Value value = array.Get(i);
+      if (!isFloat32Array(value)) return rejected(env, "input " + std::to_string(i) + " must be a Float32Array");
+      if (std::string why = readHostInput(value.As<Napi::Float32Array>(), i, rows); !why.empty()) return rejected(env, why);
+      inputs.push_back(Napi::Persistent(value.As<Napi::Float32Array>()));
+    }
+    return start(new RunWorker(env, this, rows, std::move(inputs)));
+  }
+
+  /** The direct device path (DenseExecutor::runBatch): host inputs are kept alive by references, spans are device addresses. */
+  class RunDeviceWorker : public BatchWorker {
+   public:
+    RunDeviceWorker(Napi::Env env, DenseModel* model, size_t rows, std::vector<Napi::Reference<Napi::Float32Array>> hostRefs, std::vector<BatchInput> inputs,
+                    std::vector<BatchOutput> outputs, std::vector<bool> host)
+        : BatchWorker(env, model, rows, std::move(hostRefs)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {
+      for (size_t i = 0; i < outputs_.size(); ++i) {
+        results_.emplace_back(host[i] ? rows * model->outputWidths_[i] : 0);
+        if (host[i]) outputs_[i].host = results_[i].data();
+      }
+    }
+    void Execute() override {
+      std::string error;
+      if (!model_->executor_->runBatch(rows_, inputs_, outputs_, error)) SetError(error);
+    }
+
+   private:
+    std::vector<BatchInput> inputs_;
+    std::vector<BatchOutput> outputs_;
   };
 
   /** A span object { deviceId, pointer: bigint, byteSize } of this model's device; empty message when it is one, else why not. */
@@ -377,17 +385,11 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
    */
   Napi::Value RunDevice(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto reject = [&](const std::string& message) {
-      auto deferred = Napi::Promise::Deferred::New(env);
-      deferred.Reject(Napi::Error::New(env, message).Value());
-      return deferred.Promise();
-    };
-    if (!executor_) return reject("the model is closed");
-    if (busy_) return reject("the model is already running a batch");
+    auto reject = [&](const std::string& message) { return rejected(env, message); };
+    if (std::string why = notReady(); !why.empty()) return reject(why);
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray()) return reject("runDevice(rows, inputs, outputs)");
-    const double rowsValue = info[0].As<Napi::Number>().DoubleValue();
-    if (!(rowsValue >= 0) || rowsValue != static_cast<double>(static_cast<size_t>(rowsValue))) return reject("rows must be a whole number");
-    const size_t rows = static_cast<size_t>(rowsValue);
+    size_t rows = 0;
+    if (std::string why = readRows(info[0], rows); !why.empty()) return reject(why);
     Napi::Array inputArray = info[1].As<Napi::Array>();
     Napi::Array outputArray = info[2].As<Napi::Array>();
     if (inputArray.Length() != inputWidths_.size()) return reject("expected " + std::to_string(inputWidths_.size()) + " inputs");
@@ -396,11 +398,9 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
     std::vector<BatchInput> inputs(inputArray.Length());
     for (uint32_t i = 0; i < inputArray.Length(); ++i) {
       Napi::Value value = inputArray.Get(i);
-      if (value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+      if (isFloat32Array(value)) {
         Napi::Float32Array input = value.As<Napi::Float32Array>();
-        if (input.ElementLength() != rows * inputWidths_[i]) {
-          return reject("input " + std::to_string(i) + ": expected " + std::to_string(rows * inputWidths_[i]) + " values, got " + std::to_string(input.ElementLength()));
-        }
+        if (std::string why = readHostInput(input, i, rows); !why.empty()) return reject(why);
         inputs[i].host = input.Data();
         hostRefs.push_back(Napi::Persistent(input));
         continue;
@@ -439,11 +439,7 @@ class DenseModel : public Napi::ObjectWrap<DenseModel> {
         outputs[i].scatter.push_back({static_cast<size_t>(rowStart), static_cast<size_t>(count), const_cast<void*>(span.pointer)});
       }
     }
-    busy_ = true;
-    auto* worker = new RunDeviceWorker(env, this, rows, std::move(hostRefs), std::move(inputs), std::move(outputs), host);
-    Napi::Promise promise = worker->Promise();
-    worker->Queue();
-    return promise;
+    return start(new RunDeviceWorker(env, this, rows, std::move(hostRefs), std::move(inputs), std::move(outputs), host));
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
