@@ -10,7 +10,7 @@ import type { ComputeDurations, ModelStatistics } from '../metrics/index.js';
 import type { PreparedRequest } from '../scheduler/index.js';
 import type { EnsemblePlan, PlannedStep } from './ensemble-plan.js';
 import type { EnsembleRoute } from './ensemble-route.js';
-import { failureReason, stepError, stepRequest, takeStepAnswer, type StepProgress } from './ensemble-step.js';
+import { cancelledByClient, failureReason, firstSteps, startingProgress, stepError, stepRequest, takeStepAnswer, type StepProgress } from './ensemble-step.js';
 import type { ModelResolver } from './model-resolver.js';
 
 export interface RunContext {
@@ -33,7 +33,7 @@ export class EnsembleRun {
   private readonly compute: ComputeDurations = { inputNs: 0, inferNs: 0, outputNs: 0 };
   private computeStartMs: number | undefined;
   private readonly stepTimes: RequestTrace = { complete: (times) => this.addStepTimes(times) };
-  private readonly onClientCancel = () => this.fail(new InferenceError('CANCELLED', `request to model '${this.context.modelName}' was cancelled by the client`));
+  private readonly onClientCancel = () => this.fail(cancelledByClient(this.context.modelName));
 
   constructor(
     private readonly context: RunContext,
@@ -43,16 +43,13 @@ export class EnsembleRun {
     private readonly resolveAnswer: (response: InferenceResponse) => void,
     private readonly rejectAnswer: (error: InferenceError) => void,
   ) {
-    this.progress = { tensors: new Map(), waiting: [...route.waitsFor], outputsLeft: prepared.outputNames.length };
+    this.progress = startingProgress(route, prepared);
   }
 
   start(): void {
-    for (const input of this.prepared.inputs) this.progress.tensors.set(input.name, input);
     this.prepared.request.cancellation?.subscribe(this.onClientCancel);
-    for (const step of this.route.steps) {
-      if (this.settled) return;
-      if (this.progress.waiting[step.index] === 0) this.launch(step);
-    }
+    // launch() does nothing once the request is settled (a step that failed at once).
+    for (const step of firstSteps(this.route, this.progress)) this.launch(step);
   }
 
   private launch(step: PlannedStep): void {

@@ -12,6 +12,7 @@ import {
   type Tensor,
 } from '../core/index.js';
 import type { FailureReason } from '../metrics/index.js';
+import type { PreparedRequest } from '../scheduler/index.js';
 import type { EnsemblePlan, PlannedStep } from './ensemble-plan.js';
 import type { EnsembleRoute } from './ensemble-route.js';
 
@@ -19,6 +20,11 @@ export function failureReason(error: InferenceError): FailureReason {
   if (error.code === 'CANCELLED') return 'CANCELED';
   if (error.code === 'INTERNAL') return 'BACKEND';
   return 'OTHER';
+}
+
+/** The error that ends an ensemble request whose client went away. */
+export function cancelledByClient(ensembleName: string): InferenceError {
+  return new InferenceError('CANCELLED', `request to model '${ensembleName}' was cancelled by the client`);
 }
 
 /** A step's failure as the ensemble's client sees it: the step named before the cause. */
@@ -60,6 +66,18 @@ export interface StepProgress {
   readonly waiting: number[];
   /** Requested outputs not produced yet. */
   outputsLeft: number;
+}
+
+/** A request's progress before any step ran: the client's inputs, every step still waiting. */
+export function startingProgress(route: EnsembleRoute, prepared: PreparedRequest): StepProgress {
+  const progress: StepProgress = { tensors: new Map(), waiting: [...route.waitsFor], outputsLeft: prepared.outputNames.length };
+  for (const input of prepared.inputs) progress.tensors.set(input.name, input);
+  return progress;
+}
+
+/** The steps that wait for no other step's tensors, in configuration order. */
+export function firstSteps(route: EnsembleRoute, progress: StepProgress): PlannedStep[] {
+  return route.steps.filter((step) => progress.waiting[step.index] === 0);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { PreparedRequest } from '../scheduler/index.js';
 import type { PlannedStep } from './ensemble-plan.js';
 import type { EnsembleRoute } from './ensemble-route.js';
 import type { RunContext } from './ensemble-run.js';
-import { failureReason, stepError, stepRequest, takeStepAnswer, type StepProgress } from './ensemble-step.js';
+import { cancelledByClient, failureReason, firstSteps, startingProgress, stepError, stepRequest, takeStepAnswer, type StepProgress } from './ensemble-step.js';
 
 const MS_TO_NS = 1e6;
 
@@ -25,7 +25,7 @@ export class EnsembleStreamRun {
   private active = 0;
   private settled = false;
   private readonly steps = new Cancellation();
-  private readonly onClientCancel = () => this.fail(new InferenceError('CANCELLED', `request to model '${this.context.modelName}' was cancelled by the client`));
+  private readonly onClientCancel = () => this.fail(cancelledByClient(this.context.modelName));
 
   constructor(
     private readonly context: RunContext,
@@ -39,13 +39,10 @@ export class EnsembleStreamRun {
   ) {}
 
   start(): void {
-    const root: Branch = { tensors: new Map(), waiting: [...this.route.waitsFor], outputsLeft: this.prepared.outputNames.length };
-    for (const input of this.prepared.inputs) root.tensors.set(input.name, input);
+    const root: Branch = startingProgress(this.route, this.prepared);
     this.prepared.request.cancellation?.subscribe(this.onClientCancel);
-    for (const step of this.route.steps) {
-      if (this.settled) return;
-      if (root.waiting[step.index] === 0) this.launch(step, root);
-    }
+    // launch() does nothing once the request is settled (a step that failed at once).
+    for (const step of firstSteps(this.route, root)) this.launch(step, root);
     this.finishIfIdle();
   }
 

@@ -8,7 +8,7 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addEnsemble } from '../helpers/ensemble-models.js';
-import { grpc, InferenceClient, int32sOf, type Message } from '../helpers/grpc-client.js';
+import { answersBySequence, grpc, InferenceClient, int32sOf, type Message } from '../helpers/grpc-client.js';
 import { EXAMPLE_REPOSITORY, postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let t: TestServer;
@@ -115,16 +115,7 @@ describe('a sequence model as an ensemble step', () => {
     const a = [0, 11, 7, 5];
     const b = [100, -11, -7, -5];
     const stream = client.stream();
-    const received = new Map<string, number[]>();
-    const done = new Promise<number>((resolve, reject) => {
-      stream.on('data', (message: Message) => {
-        if (message.error_message) return reject(new Error(message.error_message));
-        const [sequence] = message.infer_response.id.split('_');
-        received.set(sequence, [...(received.get(sequence) ?? []), int32sOf(message.infer_response.raw_output_contents[0])[0]]);
-      });
-      stream.on('status', (s: grpc.StatusObject) => resolve(s.code));
-      stream.on('error', reject);
-    });
+    const { received, done } = answersBySequence(stream, (response) => int32sOf(response.raw_output_contents[0])[0]);
     for (let k = 0; k < a.length; k++) {
       const last = k === a.length - 1;
       stream.write(grpcStep('dyna_ensemble', a[k], 51, k === 0, last, `51_${k}`));

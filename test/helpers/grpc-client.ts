@@ -130,3 +130,22 @@ export function unpackStrings(bytes: Buffer): Buffer[] {
   }
   return out;
 }
+
+/**
+ * Collects a ModelStreamInfer stream's answers by sequence, the part of each response id
+ * before its first `_` (ids written as `<sequence>_<step>`), each answer as `valueOf` reads
+ * it; `done` resolves with the stream's final status code and rejects on the first error.
+ */
+export function answersBySequence(stream: grpc.ClientDuplexStream<Message, Message>, valueOf: (response: Message) => number) {
+  const received = new Map<string, number[]>();
+  const done = new Promise<number>((resolve, reject) => {
+    stream.on('data', (message: Message) => {
+      if (message.error_message) return reject(new Error(message.error_message));
+      const [sequence] = message.infer_response.id.split('_');
+      received.set(sequence, [...(received.get(sequence) ?? []), valueOf(message.infer_response)]);
+    });
+    stream.on('status', (s: grpc.StatusObject) => resolve(s.code));
+    stream.on('error', reject);
+  });
+  return { received, done };
+}

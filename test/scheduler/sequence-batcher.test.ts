@@ -3,7 +3,7 @@
  * streaming, as Triton's sequence example clients use them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpc, InferenceClient, int32sOf, type Message } from '../helpers/grpc-client.js';
+import { answersBySequence, grpc, InferenceClient, int32sOf, type Message } from '../helpers/grpc-client.js';
 import { exampleModels, postJson, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let t: TestServer;
@@ -127,16 +127,7 @@ describe('sequence batcher over gRPC', () => {
       ['simple_string_dyna_sequence', '3002', [20, ...VALUES.map((v) => -v)], accumulated([20, ...VALUES.map((v) => -v)], 3002)],
     ];
     const stream = client.stream();
-    const received = new Map<string, number[]>();
-    const done = new Promise<number>((resolve, reject) => {
-      stream.on('data', (message: Message) => {
-        if (message.error_message) return reject(new Error(message.error_message));
-        const [sequence] = message.infer_response.id.split('_');
-        received.set(sequence, [...(received.get(sequence) ?? []), outputOf(message.infer_response)]);
-      });
-      stream.on('status', (s: grpc.StatusObject) => resolve(s.code));
-      stream.on('error', reject);
-    });
+    const { received, done } = answersBySequence(stream, outputOf);
     // As the example client: each sequence is written whole before the next, without waiting for answers.
     for (const [model, id, values] of sequences) {
       values.forEach((value, k) => stream.write(grpcRequest(model, value, id, k === 0, k === values.length - 1, `${id}_${k + 1}`)));

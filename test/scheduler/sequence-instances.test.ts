@@ -7,62 +7,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addJavaScriptModel } from '../helpers/javascript-models.js';
+import { STICKY_SEQUENCE_MODEL, stickySequenceConfig } from '../helpers/sticky-sequence-model.js';
 import { postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
-/**
- * Per instance, the requests seen per CORRID since its START. Outputs: the instance's
- * name, that count, the START flag it was fed and TOTAL_OUT = TOTAL_IN + INPUT, the
- * implicit state the server keeps (also as TOTAL, for the client to see).
- */
-const STICKY = `let instance = '';
-const seen = new Map();
-export function initialize(args) { instance = args.instanceName; }
-export function execute(requests) {
-  return requests.map((request) => {
-    const id = String(request.inputs.CORRID.data[0]);
-    const start = request.inputs.START.data[0] === 1;
-    const count = (start ? 0 : seen.get(id) ?? 0) + 1;
-    seen.set(id, count);
-    return {
-      outputs: {
-        INSTANCE: { shape: [1, 1], data: [instance] },
-        SEEN: { shape: [1, 1], data: Int32Array.of(count) },
-        STARTED: { shape: [1, 1], data: Int32Array.of(request.inputs.START.data[0]) },
-        TOTAL: { shape: [1, 1], data: Int32Array.of(request.inputs.TOTAL_IN.data[0] + request.inputs.INPUT.data[0]) },
-        TOTAL_OUT: { shape: [1, 1], data: Int32Array.of(request.inputs.TOTAL_IN.data[0] + request.inputs.INPUT.data[0]) },
-      },
-    };
-  });
-}
-`;
-
-const config = (strategy: string) => `backend: "javascript"
-max_batch_size: 4
-input [{ name: "INPUT", data_type: TYPE_INT32, dims: [ 1 ] }]
-output [
-  { name: "INSTANCE", data_type: TYPE_STRING, dims: [ 1 ] },
-  { name: "SEEN", data_type: TYPE_INT32, dims: [ 1 ] },
-  { name: "STARTED", data_type: TYPE_INT32, dims: [ 1 ] },
-  { name: "TOTAL", data_type: TYPE_INT32, dims: [ 1 ] }
-]
-sequence_batching {
-  max_sequence_idle_microseconds: 60000000
-  ${strategy}
-  control_input [
-    { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
-    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
-  ]
-  state [ { input_name: "TOTAL_IN" output_name: "TOTAL_OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
-}
-instance_group [{ count: 3, kind: KIND_CPU }]
-`;
+const config = (strategy: string) => stickySequenceConfig(strategy, '{ count: 3, kind: KIND_CPU }');
 
 const repo = scratchRepository();
 let t: TestServer;
 
 beforeAll(async () => {
-  addJavaScriptModel(repo.root, 'sticky_oldest', config('oldest { max_candidate_sequences: 3 max_queue_delay_microseconds: 1000 }'), { source: STICKY });
-  addJavaScriptModel(repo.root, 'sticky_direct', config('direct { }'), { source: STICKY });
+  addJavaScriptModel(repo.root, 'sticky_oldest', config('oldest { max_candidate_sequences: 3 max_queue_delay_microseconds: 1000 }'), { source: STICKY_SEQUENCE_MODEL });
+  addJavaScriptModel(repo.root, 'sticky_direct', config('direct { }'), { source: STICKY_SEQUENCE_MODEL });
   t = await startTestServer({ modelRepositories: [repo.root], exitOnError: true });
 });
 afterAll(async () => {

@@ -7,50 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveOptionsFromArgs } from '../../src/cli/serve-command.js';
 import { addJavaScriptModel, Gate, record, recorderConfig, waitFor } from '../helpers/javascript-models.js';
+import { STICKY_SEQUENCE_MODEL, stickySequenceConfig } from '../helpers/sticky-sequence-model.js';
 import { postJson, scratchRepository, startTestServer, type TestServer } from '../helpers/test-server.js';
 
-/** Per instance, the requests seen per CORRID since its START; TOTAL_OUT = TOTAL_IN + INPUT is the implicit state. */
-const STICKY = `let instance = '';
-const seen = new Map();
-export function initialize(args) { instance = args.instanceName; }
-export function execute(requests) {
-  return requests.map((request) => {
-    const id = String(request.inputs.CORRID.data[0]);
-    const start = request.inputs.START.data[0] === 1;
-    const count = (start ? 0 : seen.get(id) ?? 0) + 1;
-    seen.set(id, count);
-    const total = request.inputs.TOTAL_IN.data[0] + request.inputs.INPUT.data[0];
-    return {
-      outputs: {
-        INSTANCE: { shape: [1, 1], data: [instance] },
-        SEEN: { shape: [1, 1], data: Int32Array.of(count) },
-        TOTAL: { shape: [1, 1], data: Int32Array.of(total) },
-        TOTAL_OUT: { shape: [1, 1], data: Int32Array.of(total) },
-      },
-    };
-  });
-}
-`;
-
-const stickyConfig = (strategy: string) => `backend: "javascript"
-max_batch_size: 4
-input [{ name: "INPUT", data_type: TYPE_INT32, dims: [ 1 ] }]
-output [
-  { name: "INSTANCE", data_type: TYPE_STRING, dims: [ 1 ] },
-  { name: "SEEN", data_type: TYPE_INT32, dims: [ 1 ] },
-  { name: "TOTAL", data_type: TYPE_INT32, dims: [ 1 ] }
-]
-sequence_batching {
-  max_sequence_idle_microseconds: 60000000
-  ${strategy}
-  control_input [
-    { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
-    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
-  ]
-  state [ { input_name: "TOTAL_IN" output_name: "TOTAL_OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
-}
-instance_group [{ count: 2, kind: KIND_CPU, rate_limiter { resources [ { name: "R", global: true, count: 1 } ] } }]
-`;
+const stickyConfig = (strategy: string) => stickySequenceConfig(strategy, '{ count: 2, kind: KIND_CPU, rate_limiter { resources [ { name: "R", global: true, count: 1 } ] } }');
 
 const repo = scratchRepository();
 const scratch = scratchRepository();
@@ -59,8 +19,8 @@ let t: TestServer;
 beforeAll(async () => {
   // The holder needs both copies of R: while it runs, no sequence model instance can.
   addJavaScriptModel(repo.root, 'holder', recorderConfig('instance_group [{ count: 1, kind: KIND_CPU, rate_limiter { resources [ { name: "R", global: true, count: 2 } ] } }]'));
-  addJavaScriptModel(repo.root, 'sticky_oldest', stickyConfig('oldest { max_candidate_sequences: 4 }'), { source: STICKY });
-  addJavaScriptModel(repo.root, 'sticky_direct', stickyConfig('direct { }'), { source: STICKY });
+  addJavaScriptModel(repo.root, 'sticky_oldest', stickyConfig('oldest { max_candidate_sequences: 4 }'), { source: STICKY_SEQUENCE_MODEL });
+  addJavaScriptModel(repo.root, 'sticky_direct', stickyConfig('direct { }'), { source: STICKY_SEQUENCE_MODEL });
   const parsed = serveOptionsFromArgs(['--model-repository', repo.root, '--rate-limit', 'execution_count']);
   if (parsed.help) throw new Error('unexpected --help');
   t = await startTestServer({ modelRepositories: [repo.root], exitOnError: true, rateLimit: parsed.rateLimit, rateLimitResources: parsed.rateLimitResources });

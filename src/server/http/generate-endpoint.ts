@@ -6,7 +6,8 @@
  * answered as a plain JSON error. A client that disconnects cancels its request: the
  * model sees it through isCancelled().
  */
-import { ERROR_STATUS, InferenceError, toInferenceError, type Cancellation, type InferenceResponse, type StreamedResponse } from '../../core/index.js';
+import { ERROR_STATUS, InferenceError, toInferenceError, type Cancellation, type InferenceRequest, type InferenceResponse, type StreamedResponse } from '../../core/index.js';
+import type { ModelConfig } from '../../repository/index.js';
 import type { DataPlane } from '../data-plane.js';
 import { decodeGenerateRequest, encodeGenerateResponse } from './generate-codec.js';
 import { repeatedJsonKeys } from './repeated-json-keys.js';
@@ -29,23 +30,28 @@ const EVENT_STREAM = 'text/event-stream; charset=utf-8';
 
 const errorJson = (error: InferenceError) => JSON.stringify({ error: error.message });
 
-/** The serving version's config and the decoded request, cancelled with the client's connection. */
-function decodeFor(ex: GenerateExchange, dataPlane: DataPlane, model: string, version: string | undefined, body: Record<string, unknown>, rawBody: Uint8Array) {
-  const config = dataPlane.servingConfig(model, version);
-  const request = decodeGenerateRequest(body, model, version, config, repeatedJsonKeys(rawBody));
-  request.cancellation = ex.clientCancellation;
-  return { config, request };
+/** A generate request decoded for the serving version of its model. */
+export interface DecodedGenerate {
+  config: ModelConfig;
+  request: InferenceRequest;
 }
 
-export async function serveGenerate(
+/** The serving version's config and the decoded request, cancelled with the client's connection. */
+export function decodeGenerate(
   ex: GenerateExchange,
   dataPlane: DataPlane,
   model: string,
   version: string | undefined,
   body: Record<string, unknown>,
   rawBody: Uint8Array,
-): Promise<void> {
-  const { config, request } = decodeFor(ex, dataPlane, model, version, body, rawBody);
+): DecodedGenerate {
+  const config = dataPlane.servingConfig(model, version);
+  const request = decodeGenerateRequest(body, model, version, config, repeatedJsonKeys(rawBody));
+  request.cancellation = ex.clientCancellation;
+  return { config, request };
+}
+
+export async function serveGenerate(ex: GenerateExchange, dataPlane: DataPlane, { config, request }: DecodedGenerate): Promise<void> {
   if (config.model_transaction_policy?.decoupled !== true) {
     ex.send(200, encodeGenerateResponse(await dataPlane.infer(request)));
     return;
@@ -62,15 +68,7 @@ export async function serveGenerate(
   ex.send(200, encodeGenerateResponse(responses[0]));
 }
 
-export async function serveGenerateStream(
-  ex: GenerateExchange,
-  dataPlane: DataPlane,
-  model: string,
-  version: string | undefined,
-  body: Record<string, unknown>,
-  rawBody: Uint8Array,
-): Promise<void> {
-  const { config, request } = decodeFor(ex, dataPlane, model, version, body, rawBody);
+export async function serveGenerateStream(ex: GenerateExchange, dataPlane: DataPlane, { config, request }: DecodedGenerate): Promise<void> {
   let started = false;
   const event = (status: number, json: string) => {
     if (!started) ex.beginStream(status, EVENT_STREAM);

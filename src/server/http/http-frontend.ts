@@ -11,7 +11,7 @@ import { restrictionFailure, type ApiRestrictions } from '../restricted-apis.js'
 import { INFERENCE_HEADER_CONTENT_LENGTH } from './binary-infer-codec.js';
 import { decodeBody, encodeBody, requestCoding, responseCoding } from './content-coding.js';
 import { decodeInferRequest } from './infer-request-decoder.js';
-import { serveGenerate, serveGenerateStream } from './generate-endpoint.js';
+import { decodeGenerate, serveGenerate, serveGenerateStream } from './generate-endpoint.js';
 import { encodeInferResponse } from './infer-response-encoder.js';
 import { readBody } from './request-body.js';
 import { httpRestrictedCategory } from './restricted-routes.js';
@@ -333,7 +333,7 @@ export class HttpFrontend {
       modelRoute(suffix, (path, v) =>
         app.post(path, this.handle((ex, req) => {
           const [model, version] = params(req, v);
-          this.withJsonBody(ex, req, (body, raw) => void serve(ex, dp, model, version, body, raw).catch((err) => ex.sendError(err)));
+          this.withJsonBody(ex, req, (body, raw) => void serve(ex, dp, decodeGenerate(ex, dp, model, version, body, raw)).catch((err) => ex.sendError(err)));
         })),
       );
     generateRoute('/generate', serveGenerate);
